@@ -1,0 +1,238 @@
+"""The per-student activity state: a reorder buffer in front of the VLE-minutes gap rule.
+
+Events within the lateness bound of the student's newest event wait in `pending`, sorted, so any
+arrival order inside that bound folds exactly as in-order delivery would. Events older than the
+bound are *late*: the caller stores them and calls `rebuild` with the student's stored activity,
+which refolds the days they touch. The gap rule (SPEC "Measures"):
+
+- a gap under 5 minutes counts whole for the earlier click's module, on the earlier click's day;
+- a gap of 5 minutes or more, and a last click once 5 quiet minutes pass, count 2 minutes.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from scoring.measures import Activity, DayTotals, Kind
+from scoring.timebase import MINUTE_MS, LocalCalendar
+
+GAP_MS = 5 * MINUTE_MS
+LAST_CLICK_MS = 2 * MINUTE_MS
+DAYS_KEPT = 8
+
+
+@dataclass(slots=True)
+class ActivityState:
+    """Everything the sessionizer needs to resume exactly: snapshot with `to_dict`."""
+
+    max_seen_ms: int | None = None
+    final_upto_ms: int | None = None
+    open_click: tuple[int, str | None] | None = None
+    pending: list[Activity] = field(default_factory=list)
+    days: dict[date, DayTotals] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_seen": self.max_seen_ms,
+            "final_upto": self.final_upto_ms,
+            "open": list(self.open_click) if self.open_click else None,
+            "pending": [a.to_list() for a in self.pending],
+            "days": {d.isoformat(): t.to_list() for d, t in self.days.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ActivityState:
+        open_click = raw.get("open")
+        return cls(
+            max_seen_ms=raw.get("max_seen"),
+            final_upto_ms=raw.get("final_upto"),
+            open_click=(int(open_click[0]), open_click[1]) if open_click else None,
+            pending=[Activity.from_list(a) for a in raw.get("pending", [])],
+            days={date.fromisoformat(d): DayTotals.from_list(t) for d, t in raw["days"].items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOutcome:
+    accepted: list[Activity]
+    late: list[Activity]
+    duplicates: list[Activity]
+    touched_days: set[date]
+
+
+def _fold(
+    days: dict[date, DayTotals],
+    open_click: tuple[int, str | None] | None,
+    activity: Activity,
+    calendar: LocalCalendar,
+) -> tuple[int, str | None] | None:
+    """Add one activity in time order; returns the click still waiting for its successor."""
+    if activity.kind is not Kind.CLICK:
+        totals = days.setdefault(calendar.day_of(activity.at_ms), DayTotals())
+        if activity.kind is Kind.APP:
+            totals.app_choices += 1
+        else:
+            totals.event_checkins += 1
+        return open_click
+    if open_click is not None:
+        previous_ms, previous_module = open_click
+        gap = activity.at_ms - previous_ms
+        credit = gap if gap < GAP_MS else LAST_CLICK_MS
+        days.setdefault(calendar.day_of(previous_ms), DayTotals()).credit_minutes(
+            previous_module, credit
+        )
+    else:
+        days.setdefault(calendar.day_of(activity.at_ms), DayTotals())
+    return (activity.at_ms, activity.module)
+
+
+def _close_if_quiet(
+    days: dict[date, DayTotals],
+    open_click: tuple[int, str | None] | None,
+    quiet_until_ms: int,
+    calendar: LocalCalendar,
+) -> tuple[int, str | None] | None:
+    # A successor at or after +5 min would also give 2 minutes, so closing here is never wrong.
+    if open_click is None or quiet_until_ms - open_click[0] < GAP_MS:
+        return open_click
+    days.setdefault(calendar.day_of(open_click[0]), DayTotals()).credit_minutes(
+        open_click[1], LAST_CLICK_MS
+    )
+    return None
+
+
+def _affected_days(state: ActivityState, calendar: LocalCalendar) -> set[date]:
+    affected = {calendar.day_of(a.at_ms) for a in state.pending}
+    if state.open_click is not None:
+        affected.add(calendar.day_of(state.open_click[0]))
+    return affected
+
+
+def apply(
+    state: ActivityState,
+    activities: Iterable[Activity],
+    *,
+    lateness_ms: int,
+    calendar: LocalCalendar,
+) -> ApplyOutcome:
+    """Take new activity in any order; fold what the lateness bound has made final."""
+    touched = _affected_days(state, calendar)
+    pending_ids = {a.event_id for a in state.pending}
+    accepted: list[Activity] = []
+    late: list[Activity] = []
+    duplicates: list[Activity] = []
+    for activity in activities:
+        if state.final_upto_ms is not None and activity.at_ms < state.final_upto_ms:
+            late.append(activity)
+            continue
+        if activity.event_id in pending_ids:
+            duplicates.append(activity)
+            continue
+        pending_ids.add(activity.event_id)
+        bisect.insort(state.pending, activity, key=Activity.order_key)
+        accepted.append(activity)
+        touched.add(calendar.day_of(activity.at_ms))
+        if state.max_seen_ms is None or activity.at_ms > state.max_seen_ms:
+            state.max_seen_ms = activity.at_ms
+    if state.max_seen_ms is not None:
+        _advance(state, state.max_seen_ms - lateness_ms, calendar)
+    return ApplyOutcome(accepted, late, duplicates, touched)
+
+
+def _advance(state: ActivityState, final_upto_ms: int, calendar: LocalCalendar) -> None:
+    if state.final_upto_ms is not None and final_upto_ms <= state.final_upto_ms:
+        return
+    cut = 0
+    for activity in state.pending:
+        if activity.at_ms >= final_upto_ms:
+            break
+        state.open_click = _fold(state.days, state.open_click, activity, calendar)
+        cut += 1
+    del state.pending[:cut]
+    state.open_click = _close_if_quiet(state.days, state.open_click, final_upto_ms, calendar)
+    state.final_upto_ms = final_upto_ms
+    _prune(state)
+
+
+def _prune(state: ActivityState) -> None:
+    if not state.days:
+        return
+    newest = max(state.days)
+    oldest_kept = newest - timedelta(days=DAYS_KEPT - 1)
+    for day in [d for d in state.days if d < oldest_kept]:
+        del state.days[day]
+
+
+def view(
+    state: ActivityState,
+    days: Iterable[date],
+    *,
+    clock_ms: int,
+    calendar: LocalCalendar,
+) -> dict[date, DayTotals]:
+    """The measures shown now: final totals plus what is still pending, the last click closed
+    once `clock_ms` is 5 minutes past it. Does not change the state."""
+    wanted = set(days)
+    shown = {d: t.copy() for d, t in state.days.items() if d in wanted}
+    scratch: dict[date, DayTotals] = {}
+    open_click = state.open_click
+    for activity in state.pending:
+        open_click = _fold(scratch, open_click, activity, calendar)
+    _close_if_quiet(scratch, open_click, clock_ms, calendar)
+    for day, extra in scratch.items():
+        if day not in wanted:
+            continue
+        base = shown.setdefault(day, DayTotals())
+        for module, ms in extra.module_ms.items():
+            base.module_ms[module] = base.module_ms.get(module, 0) + ms
+        base.no_module_ms += extra.no_module_ms
+        base.app_choices += extra.app_choices
+        base.event_checkins += extra.event_checkins
+    return {d: shown.get(d, DayTotals()) for d in wanted}
+
+
+def tail_is_open(state: ActivityState) -> bool:
+    return bool(state.pending) or state.open_click is not None
+
+
+def last_click_ms(state: ActivityState) -> int | None:
+    clicks = [a.at_ms for a in state.pending if a.kind is Kind.CLICK]
+    if clicks:
+        return max(clicks)
+    return state.open_click[0] if state.open_click else None
+
+
+def rebuild_from(
+    state: ActivityState,
+    first_day: date,
+    stored: Iterable[Activity],
+    *,
+    calendar: LocalCalendar,
+) -> set[date]:
+    """Refold every day from `first_day` on out of the student's stored activity (deduplicated
+    by event id, any order), keeping earlier days. Returns the days refolded."""
+    start_ms = calendar.start_ms(first_day)
+    unique = {a.event_id: a for a in stored if a.at_ms >= start_ms}
+    ordered = sorted(unique.values(), key=Activity.order_key)
+    for day in [d for d in state.days if d >= first_day]:
+        del state.days[day]
+    # Any click before first_day got its credit when its successor was folded (see module doc).
+    state.open_click = None
+    state.pending = []
+    final_upto = state.final_upto_ms
+    refolded: set[date] = set()
+    for activity in ordered:
+        refolded.add(calendar.day_of(activity.at_ms))
+        if final_upto is not None and activity.at_ms < final_upto:
+            state.open_click = _fold(state.days, state.open_click, activity, calendar)
+        else:
+            state.pending.append(activity)
+        if state.max_seen_ms is None or activity.at_ms > state.max_seen_ms:
+            state.max_seen_ms = activity.at_ms
+    if final_upto is not None:
+        state.open_click = _close_if_quiet(state.days, state.open_click, final_upto, calendar)
+    return refolded

@@ -1,0 +1,119 @@
+"""The one typed settings object, read from ENGAGE_* variables and the tenant file."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from scoring.config import TenantConfig, TenantsFile
+from streams.errors import ConfigurationError
+
+LOCAL_DIR = Path(".local")
+
+
+class SecurityProtocol(StrEnum):
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class SaslMechanism(StrEnum):
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENGAGE_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    topic_partitions: int = Field(default=6, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
+
+    clickhouse_url: str = Field(
+        default_factory=lambda: f"chdb://{(LOCAL_DIR / 'clickhouse').resolve()}",
+        description="chdb:///path for the embedded engine, http(s)://host:port/db for a server",
+    )
+    clickhouse_database: str = "engage"
+    clickhouse_user: str | None = None
+    clickhouse_password: SecretStr | None = None
+
+    tenant_config: Path = Path("config/tenants.example.yaml")
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    notify_web_port: int = 6067
+    data_dir: Path = Field(default_factory=lambda: (LOCAL_DIR / "worker").resolve())
+    worker_id: str = "engage-worker"
+
+    lateness_seconds: int = Field(default=600, ge=0)
+    max_future_hours: float = Field(default=24.0, gt=0)
+    batch_max_events: int = Field(default=5000, ge=1)
+    batch_within_seconds: float = Field(default=0.25, gt=0)
+    quiet_check_seconds: float = Field(default=15.0, gt=0)
+    sink_retry_max_seconds: float = Field(default=30.0, gt=0)
+    gateway_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+
+    retention_days_activity: int = Field(default=400, ge=1)
+    retention_days_measures: int = Field(default=800, ge=1)
+    retention_days_dead_letters: int = Field(default=90, ge=1)
+    retention_days_attendance: int = Field(default=800, ge=1)
+    retention_days_review: int = Field(default=2200, ge=1)
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("chdb://", "http://", "https://")):
+            raise ValueError("ENGAGE_CLICKHOUSE_URL must start with chdb://, http:// or https://")
+        return value
+
+    @property
+    def embedded_clickhouse(self) -> bool:
+        return self.clickhouse_url.startswith("chdb://")
+
+    @cached_property
+    def tenants(self) -> dict[str, TenantConfig]:
+        return load_tenants(self.tenant_config)
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """Keyword arguments shared by every aiokafka client the engine creates."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.kafka_bootstrap,
+            "security_protocol": self.kafka_security_protocol.value,
+        }
+        if self.kafka_sasl_mechanism is not None:
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism.value
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            if self.kafka_sasl_password is not None:
+                options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        if self.kafka_security_protocol in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL):
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context(
+                cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
+            )
+        return options
+
+
+def load_tenants(path: Path) -> dict[str, TenantConfig]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read tenant file {path}: {exc}") from exc
+    try:
+        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        return dict(TenantsFile.model_validate(raw).tenants)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"invalid tenant file {path}: {exc}") from exc
