@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     batch_max_events: int = Field(default=5000, ge=1)
     batch_within_seconds: float = Field(default=0.25, gt=0)
     quiet_check_seconds: float = Field(default=15.0, gt=0)
+    rollover_quiet_seconds: float = Field(default=900.0, gt=0)
+    rules_settle_seconds: float = Field(default=6 * 3600, ge=0)
     sink_retry_max_seconds: float = Field(default=30.0, gt=0)
     gateway_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
 

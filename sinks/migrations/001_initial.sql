@@ -117,13 +117,20 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 ) ENGINE = ReplacingMergeTree
 ORDER BY (topic, partition, offset);
 
-CREATE TABLE IF NOT EXISTS unconsented_daily (
+-- Activity of students without consent: never stored, only counted. The row keeps a hash of the
+-- event id (no student id) so that a replay counts each event once.
+CREATE TABLE IF NOT EXISTS unconsented_events (
     tenant LowCardinality(String),
     day Date,
     type LowCardinality(String),
-    events UInt64
-) ENGINE = SummingMergeTree
-ORDER BY (tenant, day, type);
+    event_hash UInt64
+) ENGINE = ReplacingMergeTree
+ORDER BY (tenant, day, type, event_hash);
+
+CREATE VIEW IF NOT EXISTS unconsented_daily AS
+SELECT tenant, day, type, uniqExact(event_hash) AS events
+FROM unconsented_events
+GROUP BY tenant, day, type;
 
 CREATE TABLE IF NOT EXISTS privacy_audit (
     tenant LowCardinality(String),

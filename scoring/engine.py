@@ -1,0 +1,163 @@
+"""Pure per-student steps the stream and the backfill share: score days, evaluate rules.
+
+The callers own I/O; everything here takes the state, configuration and a clock value in and
+returns rows to write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from scoring.alerts import ENGAGEMENT_RULES, alert_id_for, consider
+from scoring.config import Measure, TenantConfig
+from scoring.consent import allows
+from scoring.measures import DayTotals
+from scoring.rules import RuleHit, attendance, engagement_drop, engagement_rise, inactivity
+from scoring.scores import WINDOW_DAYS, band_for, coefficients_for, daily_score, score_7d
+from scoring.sessionize import view
+from scoring.student import StudentState
+from scoring.timebase import LocalCalendar, from_ms
+
+MAX_CATCH_UP_DAYS = 14
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureRow:
+    day: date
+    totals: DayTotals
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRow:
+    day: date
+    college: str
+    daily_score: float
+    score_7d: float
+    band: str
+
+
+@dataclass(frozen=True, slots=True)
+class RaisedAlert:
+    alert_id: str
+    hit: RuleHit
+    tutor_id: str | None
+
+
+def measure_days(
+    state: StudentState,
+    days: Iterable[date],
+    config: TenantConfig,
+    *,
+    clock_ms: int,
+    calendar: LocalCalendar,
+) -> tuple[list[MeasureRow], list[ScoreRow]]:
+    """Measures of `days` as shown now, and every score row they change (day..day+6)."""
+    shown = view(state.activity, days, clock_ms=clock_ms, calendar=calendar)
+    measure_rows = []
+    for day in sorted(shown):
+        totals = shown[day]
+        measure_rows.append(MeasureRow(day, totals))
+        if not totals.is_empty():
+            state.note_activity_day(day)
+        coefficients = coefficients_for(config, state.college, day)
+        state.daily_scores[day] = daily_score(totals, coefficients) if coefficients else 0.0
+    return measure_rows, score_rows(state, shown, config)
+
+
+def score_rows(state: StudentState, days: Iterable[date], config: TenantConfig) -> list[ScoreRow]:
+    if state.college is None:
+        return []
+    affected = sorted({d + timedelta(days=k) for d in days for k in range(WINDOW_DAYS)})
+    rows = []
+    for day in affected:
+        average = score_7d(state.daily_scores, day)
+        rows.append(
+            ScoreRow(
+                day=day,
+                college=state.college,
+                daily_score=state.daily_scores.get(day, 0.0),
+                score_7d=average,
+                band=band_for(config.bands, average),
+            )
+        )
+    return rows
+
+
+def coefficients_of(state: StudentState, config: TenantConfig, day: date) -> dict[Measure, float]:
+    return coefficients_for(config, state.college, day)
+
+
+def score_history(state: StudentState, through: date, days: int) -> dict[date, float]:
+    return {
+        through - timedelta(days=back): score_7d(state.daily_scores, through - timedelta(days=back))
+        for back in range(days + 1)
+    }
+
+
+def evaluate_day(
+    state: StudentState,
+    day: date,
+    config: TenantConfig,
+    *,
+    day_end_ms: int,
+) -> list[RaisedAlert]:
+    """Run the tenant's rules for one completed local day; returns the alerts to raise."""
+    thresholds = config.rules
+    engaged = allows(config.consent_mode, state.consent, from_ms(day_end_ms))
+    hits: list[RuleHit | None] = []
+    if engaged and state.college is not None:
+        history = score_history(state, day, thresholds.baseline_days)
+        hits.append(engagement_drop(history, state.first_active_day, day, thresholds))
+        hits.append(engagement_rise(history, state.first_active_day, day, thresholds))
+    if engaged:
+        hits.append(inactivity(state.last_active_day, state.first_active_day, day, thresholds))
+    hits.append(attendance(list(state.attendance.values()), day, thresholds))
+    raised = []
+    for hit in hits:
+        if hit is None:
+            continue
+        book, alert_id = consider(
+            state.alerts,
+            hit,
+            tenant=state.tenant,
+            student_id=state.student_id,
+            cooldown_days=thresholds.cooldown_days,
+        )
+        state.alerts = book
+        if alert_id is not None:
+            raised.append(RaisedAlert(alert_id, hit, state.tutor_id))
+    return raised
+
+
+def days_to_evaluate(state: StudentState, completed_through: date) -> list[date]:
+    """Completed days not yet evaluated for this student, oldest first, bounded."""
+    if state.evaluated_through is None:
+        start = completed_through
+    else:
+        start = state.evaluated_through + timedelta(days=1)
+    start = max(start, completed_through - timedelta(days=MAX_CATCH_UP_DAYS - 1))
+    days = []
+    day = start
+    while day <= completed_through:
+        days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def is_engagement_rule(rule: str) -> bool:
+    return rule in ENGAGEMENT_RULES
+
+
+__all__ = [
+    "MeasureRow",
+    "RaisedAlert",
+    "ScoreRow",
+    "alert_id_for",
+    "days_to_evaluate",
+    "evaluate_day",
+    "is_engagement_rule",
+    "measure_days",
+    "score_rows",
+]

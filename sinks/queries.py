@@ -1,0 +1,128 @@
+"""Read queries and privacy deletions. Every reader takes the latest version of each row.
+
+They serve the CLI, the worker's query endpoints, and later the web view and reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from scoring.alerts import ENGAGEMENT_RULES
+from scoring.measures import Activity, Kind
+
+KIND_OF_TYPE = {"vle.click": Kind.CLICK, "app.menu_choice": Kind.APP, "event.checkin": Kind.CHECKIN}
+ENGAGEMENT_TABLES = ("activity", "daily_measures", "daily_scores")
+
+
+def engagement_activity(
+    client: Client, tenant: str, student_id: str, since: datetime
+) -> list[Activity]:
+    """The student's stored scored activity from `since` on, one row per event id."""
+    result = client.query(
+        "SELECT event_id, type, toUnixTimestamp64Milli(occurred_at), module FROM activity FINAL "
+        "WHERE tenant = {tenant:String} AND student_id = {student:String} "
+        "AND occurred_at >= {since:DateTime64(3, 'UTC')} "
+        "AND type IN ('vle.click', 'app.menu_choice', 'event.checkin')",
+        parameters={"tenant": tenant, "student": student_id, "since": since},
+    )
+    return [
+        Activity(event_id, KIND_OF_TYPE[kind], int(at_ms), module)
+        for event_id, kind, at_ms, module in result.result_rows
+    ]
+
+
+def _student_filter() -> str:
+    return "tenant = {tenant:String} AND student_id = {student:String}"
+
+
+def delete_engagement(client: Client, tenant: str, student_id: str) -> dict[str, int]:
+    """Delete one student's engagement activity, measures, scores and engagement alerts.
+
+    Returns the number of rows deleted per table (for the privacy audit)."""
+    parameters = {"tenant": tenant, "student": student_id, "rules": list(ENGAGEMENT_RULES)}
+    targets: list[tuple[str, str]] = [(t, _student_filter()) for t in ENGAGEMENT_TABLES]
+    targets.append(("review_queue", _student_filter() + " AND rule IN {rules:Array(String)}"))
+    deleted = {}
+    for table, condition in targets:
+        count = client.query(f"SELECT count() FROM {table} FINAL WHERE {condition}",
+                             parameters=parameters).result_rows[0][0]
+        client.command(
+            f"ALTER TABLE {table} DELETE WHERE {condition}",
+            parameters=parameters,
+            settings={"mutations_sync": 2},
+        )
+        deleted[table] = int(count)
+    return deleted
+
+
+def rows_as_dicts(result: Any) -> list[dict[str, Any]]:
+    names = result.column_names
+    return [dict(zip(names, row, strict=True)) for row in result.result_rows]
+
+
+def daily_rows(client: Client, tenant: str, student_id: str, first: date, last: date
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    parameters = {"tenant": tenant, "student": student_id, "first": first, "last": last}
+    window = _student_filter() + " AND day BETWEEN {first:Date} AND {last:Date}"
+    measures = client.query(
+        "SELECT day, ele_minutes, minutes_by_module, no_module_minutes, app_choices, "
+        f"event_checkins FROM daily_measures FINAL WHERE {window} ORDER BY day",
+        parameters=parameters,
+    )
+    scores = client.query(
+        "SELECT day, college, daily_score, score_7d, band FROM daily_scores FINAL "
+        f"WHERE {window} ORDER BY day",
+        parameters=parameters,
+    )
+    return rows_as_dicts(measures), rows_as_dicts(scores)
+
+
+def student_profile(client: Client, tenant: str, student_id: str) -> dict[str, Any] | None:
+    rows = rows_as_dicts(client.query(
+        "SELECT college, programme, year_group, tutor_id, updated_at FROM students FINAL "
+        f"WHERE {_student_filter()}",
+        parameters={"tenant": tenant, "student": student_id},
+    ))
+    return rows[0] if rows else None
+
+
+def consent_history(client: Client, tenant: str, student_id: str) -> list[dict[str, Any]]:
+    return rows_as_dicts(client.query(
+        "SELECT event_id, granted, occurred_at, received_at FROM consent_log FINAL "
+        f"WHERE {_student_filter()} ORDER BY occurred_at",
+        parameters={"tenant": tenant, "student": student_id},
+    ))
+
+
+def table_counts(client: Client, tables: Iterable[str]) -> dict[str, int]:
+    return {
+        table: int(client.query(f"SELECT count() FROM {table} FINAL").result_rows[0][0])
+        for table in tables
+    }
+
+
+def students_with_activity(client: Client, tenant: str, since: datetime
+                           ) -> list[tuple[str, str | None]]:
+    result = client.query(
+        "SELECT a.student_id, any(s.college) FROM (SELECT DISTINCT student_id FROM activity "
+        "WHERE tenant = {tenant:String} AND occurred_at >= {since:DateTime64(3, 'UTC')}) AS a "
+        "LEFT JOIN (SELECT student_id, college FROM students FINAL "
+        "WHERE tenant = {tenant:String}) AS s ON a.student_id = s.student_id "
+        "GROUP BY a.student_id ORDER BY a.student_id",
+        parameters={"tenant": tenant, "since": since},
+    )
+    return [(row[0], row[1]) for row in result.result_rows]
+
+
+def daily_scores_between(client: Client, tenant: str, student_id: str, first: date, last: date
+                         ) -> dict[date, float]:
+    result = client.query(
+        "SELECT day, daily_score FROM daily_scores FINAL WHERE " + _student_filter()
+        + " AND day BETWEEN {first:Date} AND {last:Date}",
+        parameters={"tenant": tenant, "student": student_id, "first": first, "last": last},
+    )
+    return {row[0]: float(row[1]) for row in result.result_rows}

@@ -1,0 +1,65 @@
+"""Turning events and scoring results into ClickHouse rows (column order in writer.COLUMNS)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+from scoring.engine import MeasureRow, RaisedAlert, ScoreRow
+from sinks.writer import ClickHouseSink
+
+
+def activity_row(event: Any, day: date, received_at: datetime, version: int) -> list[Any]:
+    detail = (
+        getattr(event, "page", None)
+        or getattr(event, "menu_item", None)
+        or getattr(event, "event_ref", None)
+        or ""
+    )
+    return [
+        event.tenant, event.student_id, event.event_id, event.type, event.occurred_at, day,
+        getattr(event, "module", None), detail, event.source or "", received_at, version,
+    ]
+
+
+def upsert_measures(
+    sink: ClickHouseSink, tenant: str, student_id: str, rows: list[MeasureRow]
+) -> None:
+    for row in rows:
+        totals = row.totals
+        sink.upsert(
+            "daily_measures",
+            (tenant, student_id, row.day),
+            [
+                tenant, student_id, row.day, totals.ele_minutes, totals.minutes_by_module(),
+                totals.no_module_minutes, totals.app_choices, totals.event_checkins,
+                sink.versions.next(),
+            ],
+        )
+
+
+def upsert_scores(sink: ClickHouseSink, tenant: str, student_id: str, rows: list[ScoreRow]) -> None:
+    for row in rows:
+        sink.upsert(
+            "daily_scores",
+            (tenant, student_id, row.day),
+            [
+                tenant, student_id, row.day, row.college, row.daily_score, row.score_7d, row.band,
+                sink.versions.next(),
+            ],
+        )
+
+
+def alert_row(
+    tenant: str, student_id: str, alert: RaisedAlert, created_at: datetime, version: int
+) -> list[Any]:
+    return [
+        alert.alert_id, tenant, student_id, alert.tutor_id or "", alert.hit.rule, alert.hit.day,
+        json.dumps(alert.hit.evidence, sort_keys=True), "pending_review", created_at, created_at,
+        version,
+    ]
+
+
+def utc_now() -> datetime:
+    return datetime.now(tz=UTC)

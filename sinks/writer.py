@@ -1,0 +1,184 @@
+"""Buffered, batched, idempotent ClickHouse writes: `add` rows, then `flush` them together.
+
+All ClickHouse calls run on one dedicated thread: chdb has no async client, and one client must
+never be used by two tasks at once. A failed flush keeps the buffer, so the caller commits no
+offsets past unwritten rows and retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+from sinks.errors import SinkError, SinkUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "activity": (
+        "tenant", "student_id", "event_id", "type", "occurred_at", "day", "module", "detail",
+        "source", "received_at", "version",
+    ),
+    "daily_measures": (
+        "tenant", "student_id", "day", "ele_minutes", "minutes_by_module", "no_module_minutes",
+        "app_choices", "event_checkins", "version",
+    ),
+    "daily_scores": (
+        "tenant", "student_id", "day", "college", "daily_score", "score_7d", "band", "version",
+    ),
+    "students": (
+        "tenant", "student_id", "college", "programme", "year_group", "tutor_id", "updated_at",
+        "version",
+    ),
+    "attendance": (
+        "tenant", "student_id", "session_id", "event_id", "occurred_at", "day", "status",
+        "version",
+    ),
+    "consent_log": ("tenant", "student_id", "event_id", "granted", "occurred_at", "received_at"),
+    "review_queue": (
+        "alert_id", "tenant", "student_id", "tutor_id", "rule", "day", "evidence", "status",
+        "created_at", "updated_at", "version",
+    ),
+    "review_decisions": (
+        "tenant", "student_id", "event_id", "alert_id", "decision", "tutor_id", "note",
+        "exempt_until", "occurred_at",
+    ),
+    "dead_letters": (
+        "topic", "partition", "offset", "key", "key_encoding", "original", "original_encoding",
+        "reason", "detail", "dead_lettered_at",
+    ),
+    "unconsented_events": ("tenant", "day", "type", "event_hash"),
+    "privacy_audit": ("tenant", "student_id", "action", "reason", "deleted_rows", "at"),
+}
+
+
+class VersionClock:
+    """Strictly increasing row versions, so a later write of a key always wins."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self) -> int:
+        self._last = max(time.time_ns(), self._last + 1)
+        return self._last
+
+
+@dataclass
+class FlushReport:
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    attempts: int = 1
+
+
+class ClickHouseSink:
+    def __init__(
+        self,
+        connect: Callable[[], Client],
+        *,
+        retry_max_seconds: float = 30.0,
+        on_error: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self._connect = connect
+        self._client: Client | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+        self._buffers: dict[str, list[Sequence[Any]]] = {}
+        self._keyed: dict[str, dict[tuple[Any, ...], Sequence[Any]]] = {}
+        self.retry_max_seconds = retry_max_seconds
+        self._on_error = on_error or (lambda table, kind: None)
+        self.versions = VersionClock()
+
+    # -- buffering -------------------------------------------------------------------------
+    def add(self, table: str, row: Sequence[Any]) -> None:
+        self._buffers.setdefault(table, []).append(row)
+
+    def upsert(self, table: str, key: tuple[Any, ...], row: Sequence[Any]) -> None:
+        """Buffer a versioned row; a later row for the same key in this batch replaces it."""
+        self._keyed.setdefault(table, {})[key] = row
+
+    def pending_rows(self) -> int:
+        return sum(map(len, self._buffers.values())) + sum(map(len, self._keyed.values()))
+
+    # -- running on the ClickHouse thread --------------------------------------------------
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = self._connect()
+        return self._client
+
+    async def run(self, work: Callable[[Client], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: work(self.client()))
+
+    def run_sync(self, work: Callable[[Client], T]) -> T:
+        return self._executor.submit(lambda: work(self.client())).result()
+
+    # -- flushing --------------------------------------------------------------------------
+    def _take_batches(self) -> dict[str, list[Sequence[Any]]]:
+        batches = {t: rows for t, rows in self._buffers.items() if rows}
+        for table, keyed in self._keyed.items():
+            if keyed:
+                batches.setdefault(table, []).extend(keyed.values())
+        return batches
+
+    def _write(self, client: Client, batches: dict[str, list[Sequence[Any]]]) -> FlushReport:
+        report = FlushReport()
+        for table, rows in batches.items():
+            started = time.perf_counter()
+            try:
+                client.insert(table, rows, column_names=list(COLUMNS[table]))
+            except (OperationalError, OSError) as exc:
+                self._client = None
+                self._on_error(table, "retryable")
+                raise SinkUnavailable(f"writing {table}: {exc}") from exc
+            except DatabaseError as exc:
+                self._on_error(table, "fatal")
+                raise SinkError(f"writing {table}: {exc}") from exc
+            report.rows[table] = len(rows)
+            report.seconds[table] = time.perf_counter() - started
+        return report
+
+    async def flush(self) -> FlushReport:
+        """Write every buffered row; retries with backoff while ClickHouse is unavailable."""
+        batches = self._take_batches()
+        if not batches:
+            return FlushReport()
+        delay = 0.2
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                report = await self.run(lambda client: self._write(client, batches))
+            except SinkUnavailable as exc:
+                log.warning("ClickHouse unavailable (attempt %d), retrying in %.1fs: %s",
+                            attempts, delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max_seconds)
+                continue
+            self._buffers.clear()
+            self._keyed.clear()
+            report.attempts = attempts
+            return report
+
+    def flush_sync(self) -> FlushReport:
+        batches = self._take_batches()
+        if not batches:
+            return FlushReport()
+        report = self._executor.submit(lambda: self._write(self.client(), batches)).result()
+        self._buffers.clear()
+        self._keyed.clear()
+        return report
+
+    def close(self) -> None:
+        if self._client is not None:
+            client = self._client
+            self._executor.submit(client.close).result()
+            self._client = None
+        self._executor.shutdown(wait=True)

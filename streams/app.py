@@ -1,0 +1,175 @@
+"""The Faust worker: one agent over every input topic, batched; state in a changelogged table."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from schemas.topics import DEADLETTER, INPUT_TOPICS, REVIEW_ALERTS, SCORES
+from sinks.clickhouse import RetentionDays, apply_retention, connect, migrate
+from sinks.writer import ClickHouseSink
+from streams.hooks import MetricHooks
+from streams.metrics import EngineMetrics
+from streams.processor import OutboundMessage, Processor, RawRecord
+from streams.settings import Settings
+from streams.state_store import TableStates
+from streams.web import register_routes
+
+log = logging.getLogger(__name__)
+
+
+def open_sink(settings: Settings, metrics: EngineMetrics | None = None) -> ClickHouseSink:
+    def _connect() -> Any:
+        client = connect(
+            settings.clickhouse_url,
+            settings.clickhouse_database,
+            user=settings.clickhouse_user,
+            password=(settings.clickhouse_password.get_secret_value()
+                      if settings.clickhouse_password else None),
+        )
+        migrate(client)
+        apply_retention(client, retention_of(settings))
+        return client
+
+    def _on_error(table: str, kind: str) -> None:
+        if metrics is not None:
+            metrics.sink_errors.labels(table=table, kind=kind).inc()
+
+    return ClickHouseSink(_connect, retry_max_seconds=settings.sink_retry_max_seconds,
+                          on_error=_on_error)
+
+
+def retention_of(settings: Settings) -> RetentionDays:
+    return RetentionDays(
+        activity=settings.retention_days_activity,
+        measures=settings.retention_days_measures,
+        dead_letters=settings.retention_days_dead_letters,
+        attendance=settings.retention_days_attendance,
+        review=settings.retention_days_review,
+    )
+
+
+def faust_credentials(settings: Settings) -> Any:
+    options = settings.kafka_client_options()
+    ssl_context = options.get("ssl_context")
+    if settings.kafka_sasl_mechanism is not None:
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=(settings.kafka_sasl_password.get_secret_value()
+                      if settings.kafka_sasl_password else None),
+            ssl_context=ssl_context,
+            mechanism=settings.kafka_sasl_mechanism.value,
+        )
+    if ssl_context is not None:
+        return faust.SSLCredentials(ssl_context)
+    return None
+
+
+class EngineWorker:
+    """Builds the Faust app and wires the processor, sink, metrics and web routes to it."""
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry or CollectorRegistry()
+        self.metrics = EngineMetrics(self.registry)
+        self.app = faust.App(
+            settings.worker_id,
+            broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
+            broker_credentials=faust_credentials(settings),
+            store="memory://",
+            datadir=str(settings.data_dir),
+            topic_partitions=settings.topic_partitions,
+            topic_replication_factor=settings.topic_replication,
+            topic_disable_leader=True,
+            web_enabled=True,
+            web_port=settings.web_port,
+            web_bind=settings.web_host,
+            web_application_options={"client_max_size": settings.gateway_max_bytes + 1024},
+            consumer_auto_offset_reset="earliest",
+            broker_commit_interval=1.0,
+            stream_buffer_maxsize=max(4096, settings.batch_max_events * 2),
+            table_standby_replicas=0,
+            logging_config=None,
+        )
+        self.sink = open_sink(settings, self.metrics)
+        self.table = self.app.Table(
+            "students",
+            default=None,
+            partitions=settings.topic_partitions,
+            key_type=str,
+        )
+        self.states = TableStates(self.table)
+        self.processor = Processor(
+            tenants=settings.tenants,
+            sink=self.sink,
+            states=self.states,
+            lateness_seconds=settings.lateness_seconds,
+            max_future_hours=settings.max_future_hours,
+            hooks=MetricHooks(self.metrics),
+            rollover_quiet_seconds=settings.rollover_quiet_seconds,
+            rules_settle_seconds=settings.rules_settle_seconds,
+        )
+        self.input_topic = self.app.topic(
+            *INPUT_TOPICS,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.topic_partitions,
+        )
+        self.output_topics = {
+            name: self.app.topic(name, key_serializer="raw", value_serializer="raw",
+                                 partitions=settings.topic_partitions)
+            for name in (SCORES, REVIEW_ALERTS, DEADLETTER)
+        }
+        self.app.agent(self.input_topic, name="ingest")(self._ingest)
+        self.app.timer(settings.quiet_check_seconds)(self._housekeeping)
+        self.app.timer(5.0)(self._measure_lag)
+        register_routes(self)
+
+    async def _ingest(self, stream: Any) -> AsyncIterator[None]:
+        async for events in stream.take_events(
+            self.settings.batch_max_events, within=self.settings.batch_within_seconds
+        ):
+            records = [
+                RawRecord(
+                    topic=e.message.topic,
+                    partition=e.message.partition,
+                    offset=e.message.offset,
+                    key=e.message.key,
+                    value=e.message.value,
+                    timestamp_ms=int(e.message.timestamp * 1000),
+                )
+                for e in events
+            ]
+            outcome = await self.processor.process(records)
+            await self.publish(outcome.messages)
+            self.metrics.students_in_state.set(len(self.states))
+            yield None
+
+    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
+        for message in messages:
+            await self.output_topics[message.topic].send(key=message.key, value=message.value)
+
+    async def _housekeeping(self) -> None:
+        outcome = await self.processor.tick()
+        await self.publish(outcome.messages)
+
+    async def _measure_lag(self) -> None:
+        consumer = self.app.consumer
+        for tp in consumer.assignment():
+            if tp.topic not in INPUT_TOPICS:
+                continue
+            position = await consumer.position(tp)
+            highwater = consumer.highwater(tp)
+            if position is not None and highwater is not None:
+                self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)
+                                                 ).set(max(0, highwater - position))
+
+    def is_ready(self) -> bool:
+        try:
+            return bool(self.app.consumer.assignment()) and not self.app.rebalancing
+        except Exception:
+            return False

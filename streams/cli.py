@@ -1,0 +1,183 @@
+"""`engage`: the engine's command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from streams.errors import EngineError
+from streams.settings import Settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text}") from exc
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    import faust
+
+    from streams.app import EngineWorker
+    from streams.topics_admin import ensure_topics
+
+    asyncio.run(ensure_topics(settings))
+    worker = EngineWorker(settings)
+    faust.Worker(worker.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    return 0
+
+
+def cmd_init_db(args: argparse.Namespace, settings: Settings) -> int:
+    from sinks.clickhouse import apply_retention, connect, migrate
+    from streams.app import retention_of
+
+    client = connect(settings.clickhouse_url, settings.clickhouse_database,
+                     user=settings.clickhouse_user,
+                     password=(settings.clickhouse_password.get_secret_value()
+                               if settings.clickhouse_password else None))
+    applied = migrate(client)
+    apply_retention(client, retention_of(settings))
+    print(f"migrations applied: {', '.join(applied) if applied else 'none (up to date)'}")
+    print(f"database: {settings.clickhouse_database} at {settings.clickhouse_url}")
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.producing import produce_file
+
+    report = asyncio.run(produce_file(settings, args.events))
+    print(json.dumps(report))
+    return 0 if report["unroutable"] == 0 else 1
+
+
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.producing import generate
+
+    report = asyncio.run(generate(settings, args.students, args.days, args.seed, args.out,
+                                  to_kafka=args.kafka, progress=not args.quiet))
+    print(json.dumps(report))
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.backfill import backfill_file
+
+    report = backfill_file(settings, args.events, progress=not args.quiet)
+    print(json.dumps(report))
+    return 0
+
+
+def cmd_recompute(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.backfill import recompute
+
+    report = recompute(settings, args.tenant, args.from_date)
+    print(json.dumps(report))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.presenting import render_explain
+    from streams.remote import read_query
+
+    result = read_query(settings, "explain", {"tenant": args.tenant, "student": args.student,
+                                              "date": args.date.isoformat()})
+    print(json.dumps(result, indent=2) if args.json else render_explain(result))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.remote import read_query
+
+    print(json.dumps(read_query(settings, "summary", {}), indent=2))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from schemas.jsonschema import write_json_schemas
+
+    for path in write_json_schemas(args.out):
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="engage",
+        description="Real-time learner engagement engine: Kafka in, scores and alerts for "
+        "human review out, ClickHouse for dashboards and explanations.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    worker = add("worker", cmd_worker, "run the stream worker (Faust) with its web server")
+    worker.add_argument("--loglevel", default="warning")
+    add("init-db", cmd_init_db, "apply ClickHouse migrations and retention (idempotent)")
+    produce = add("produce", cmd_produce, "send a JSON-lines file of events to their topics")
+    produce.add_argument("--events", type=Path, required=True)
+    generate = add("generate", cmd_generate, "generate a synthetic institution's events")
+    generate.add_argument("--students", type=int, default=200)
+    generate.add_argument("--days", type=int, default=28)
+    generate.add_argument("--seed", type=int, default=7)
+    target = generate.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", type=Path)
+    target.add_argument("--kafka", action="store_true")
+    generate.add_argument("--quiet", action="store_true", help="no progress bar")
+    backfill = add("backfill", cmd_backfill,
+                   "score a JSON-lines file of events into ClickHouse without Kafka")
+    backfill.add_argument("--events", type=Path, required=True)
+    backfill.add_argument("--quiet", action="store_true", help="no progress bar")
+    recompute = add("recompute", cmd_recompute,
+                    "recompute measures and scores from stored activity (e.g. new coefficients)")
+    recompute.add_argument("--tenant", required=True)
+    recompute.add_argument("--from", dest="from_date", type=_date, required=True)
+    explain = add("explain", cmd_explain, "show how a student's score was computed")
+    explain.add_argument("--tenant", required=True)
+    explain.add_argument("--student", required=True)
+    explain.add_argument("--date", type=_date, required=True)
+    explain.add_argument("--json", action="store_true")
+    add("status", cmd_status, "row counts of the engine's tables")
+    schema = add("schema", cmd_schema, "write a JSON Schema per event type")
+    schema.add_argument("--out", type=Path, required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings()
+        handler: Command = args.handler
+        return handler(args, settings)
+    except (EngineError, OSError) as exc:
+        print(f"engage {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from sinks.errors import SinkError
+
+        if isinstance(exc, SinkError):
+            print(f"engage {args.command}: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def run() -> Any:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

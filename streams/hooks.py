@@ -1,0 +1,41 @@
+"""Processor hooks that update the Prometheus metrics at the edges."""
+
+from __future__ import annotations
+
+from sinks.writer import FlushReport
+from streams.metrics import EngineMetrics
+from streams.processor import Hooks
+
+
+class MetricHooks(Hooks):
+    def __init__(self, metrics: EngineMetrics) -> None:
+        self.metrics = metrics
+
+    def consumed(self, topic: str, event_type: str) -> None:
+        self.metrics.events_consumed.labels(topic=topic, type=event_type).inc()
+
+    def dead_lettered(self, reason: str) -> None:
+        self.metrics.events_dead_lettered.labels(reason=reason).inc()
+
+    def without_consent(self, tenant: str) -> None:
+        self.metrics.events_without_consent.labels(tenant=tenant).inc()
+
+    def late(self, tenant: str) -> None:
+        self.metrics.events_late.labels(tenant=tenant).inc()
+
+    def duplicate(self) -> None:
+        self.metrics.events_duplicate.inc()
+
+    def roster_field_dropped(self, reason: str) -> None:
+        self.metrics.roster_fields_dropped.labels(reason=reason).inc()
+
+    def alert_raised(self, rule: str) -> None:
+        self.metrics.alerts_raised.labels(rule=rule).inc()
+
+    def flushed(self, report: FlushReport, arrivals_ms: list[int], now_ms: int) -> None:
+        for table, rows in report.rows.items():
+            self.metrics.sink_rows_written.labels(table=table).inc(rows)
+        for table, seconds in report.seconds.items():
+            self.metrics.sink_flush_seconds.labels(table=table).observe(seconds)
+        for arrival in arrivals_ms:
+            self.metrics.event_to_sink_seconds.observe(max(0.0, (now_ms - arrival) / 1000))

@@ -1,0 +1,43 @@
+"""Readable renderings of the read views for the terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def render_explain(view: dict[str, Any]) -> str:
+    coefficients = view["coefficients"]
+    lines = [
+        f"Student {view['student_id']} ({view['tenant']}), college {view['college'] or '?'}, "
+        f"consent: {view['consent']}",
+        f"7-day engagement score on {view['date']}: {view['score_7d']:.2f} "
+        f"(band: {view['band']})",
+        "",
+        "Coefficients: " + (", ".join(f"{k} {v:g}" for k, v in coefficients.items())
+                            or "none (no roster college or no coefficient set)"),
+        "",
+        f"{'date':<12}{'VLE min':>9}{'app':>6}{'events':>8}{'no-module':>11}  daily score",
+    ]
+    c_min = coefficients.get("ele_minutes", 0.0)
+    c_app = coefficients.get("app_choices", 0.0)
+    c_evt = coefficients.get("event_checkins", 0.0)
+    total = 0.0
+    for day in view["days"]:
+        total += day["daily_score"]
+        arithmetic = (f"{c_min:g}×{day['ele_minutes']:.2f} + {c_app:g}×{day['app_choices']} + "
+                      f"{c_evt:g}×{day['event_checkins']} = {day['daily_score']:.3f}")
+        lines.append(
+            f"{day['date']:<12}{day['ele_minutes']:>9.2f}{day['app_choices']:>6}"
+            f"{day['event_checkins']:>8}{day['no_module_minutes']:>11.2f}  {arithmetic}"
+        )
+        modules = ", ".join(f"{m} {v:.2f}" for m, v in day["ele_minutes_by_module"].items())
+        if modules:
+            lines.append(f"{'':<12}  by module: {modules}")
+    lines += [
+        "",
+        f"score_7d = ({' + '.join(f'{d['daily_score']:.3f}' for d in view['days'])}) / 7 "
+        f"= {total / 7:.2f}",
+        "Minutes without a module are shown but not scored. Scores are conversation aids, "
+        "not assessment.",
+    ]
+    return "\n".join(lines)

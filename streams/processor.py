@@ -1,0 +1,448 @@
+"""The engine's batch step, shared by the Faust worker and `engage backfill`.
+
+One call takes a batch of raw Kafka records and: dead-letters what it cannot accept, keeps
+consent, roster, attendance and decisions, gates engagement activity on consent, stores it,
+feeds it to the sessionizer, refolds days touched by late events from storage, and writes the
+changed measures, scores and alerts. Writes are flushed before the call returns, so the caller
+may commit the batch's offsets afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from schemas.decode import DeadLetterReason, Rejection, decode_event
+from schemas.events import Event
+from schemas.records import DeadLetterRecord, ReviewAlert, ScoreUpdate
+from schemas.topics import CONSENT, DEADLETTER, REVIEW_ALERTS, ROSTER, SCORES
+from scoring.alerts import ENGAGEMENT_RULES, exempt, forget_rules, resolve
+from scoring.config import TenantConfig
+from scoring.consent import ConsentTransition, allows, apply_change
+from scoring.engine import RaisedAlert, ScoreRow, days_to_evaluate, evaluate_day, measure_days
+from scoring.measures import Activity, Kind
+from scoring.roster_policy import drop_reason, filter_roster_fields
+from scoring.rules import AttendanceMark
+from scoring.sessionize import apply, last_click_ms, rebuild_from, tail_is_open
+from scoring.student import StudentState
+from scoring.timebase import LocalCalendar, from_ms, to_ms
+from sinks import queries
+from sinks.rows import activity_row, alert_row, upsert_measures, upsert_scores
+from sinks.writer import ClickHouseSink, FlushReport
+from streams.state_store import StateStore
+
+log = logging.getLogger(__name__)
+
+ENGAGEMENT_KINDS = {
+    "vle.click": Kind.CLICK,
+    "app.menu_choice": Kind.APP,
+    "event.checkin": Kind.CHECKIN,
+}
+ENGAGEMENT_TYPES = {*ENGAGEMENT_KINDS, "event.registered"}
+SETUP_TOPICS = frozenset({CONSENT, ROSTER})
+GAP_MS = 5 * 60_000
+
+
+def event_hash(event_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+@dataclass
+class BatchOutcome:
+    consumed: int = 0
+    accepted: int = 0
+    dead_lettered: int = 0
+    late: int = 0
+    duplicates: int = 0
+    without_consent: int = 0
+    alerts: int = 0
+    messages: list[OutboundMessage] = field(default_factory=list)
+    flushes: list[FlushReport] = field(default_factory=list)
+
+
+class Hooks:
+    """Metric hooks at the edges; the worker passes one wired to Prometheus."""
+
+    def consumed(self, topic: str, event_type: str) -> None: ...
+    def dead_lettered(self, reason: str) -> None: ...
+    def without_consent(self, tenant: str) -> None: ...
+    def late(self, tenant: str) -> None: ...
+    def duplicate(self) -> None: ...
+    def roster_field_dropped(self, reason: str) -> None: ...
+    def alert_raised(self, rule: str) -> None: ...
+    def flushed(self, report: FlushReport, arrivals_ms: list[int], now_ms: int) -> None: ...
+
+
+@dataclass
+class _StudentWork:
+    state: StudentState
+    config: TenantConfig
+    calendar: LocalCalendar
+    activities: list[Activity] = field(default_factory=list)
+    touched: set[date] = field(default_factory=set)
+    rescore: bool = False
+    withdrawn: bool = False
+
+
+class Processor:
+    def __init__(
+        self,
+        *,
+        tenants: dict[str, TenantConfig],
+        sink: ClickHouseSink,
+        states: StateStore,
+        lateness_seconds: int = 600,
+        max_future_hours: float = 24.0,
+        hooks: Hooks | None = None,
+        wall_clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        rollover_quiet_seconds: float = 900.0,
+        rules_settle_seconds: float = 6 * 3600,
+    ) -> None:
+        self.tenants = tenants
+        self.sink = sink
+        self.states = states
+        self.lateness_ms = lateness_seconds * 1000
+        self.max_future = timedelta(hours=max_future_hours)
+        self.hooks = hooks or Hooks()
+        self.wall_clock_ms = wall_clock_ms
+        self.rollover_quiet_ms = int(rollover_quiet_seconds * 1000)
+        self.rules_settle_ms = int(rules_settle_seconds * 1000)
+        self.calendars = {name: LocalCalendar(cfg.timezone) for name, cfg in tenants.items()}
+        # Derived from events, rebuilt after a restart; rule state lives in each student's state.
+        self.tenant_clock_ms: dict[str, int] = {}
+        self.tenant_swept_day: dict[str, date] = {}
+        self.last_event_wall_ms: dict[str, int] = {}
+        self.lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------------------------
+    async def process(self, records: list[RawRecord]) -> BatchOutcome:
+        async with self.lock:
+            return await self._process(records)
+
+    async def _process(self, records: list[RawRecord]) -> BatchOutcome:
+        outcome = BatchOutcome(consumed=len(records))
+        now_ms = self.wall_clock_ms()
+        now = from_ms(now_ms)
+        work: dict[str, _StudentWork] = {}
+        # Who a student is and what they agreed to come first: consent is judged by event
+        # time, and a batch mixes topics in whatever order the partitions were fetched.
+        ordered = sorted(records, key=lambda r: r.topic not in SETUP_TOPICS)
+        for record in ordered:
+            event = self._decode(record, now_ms, outcome)
+            if event is None:
+                continue
+            outcome.accepted += 1
+            self.hooks.consumed(record.topic, event.type)
+            item = self._work_for(work, event, record.partition)
+            self._take_event(item, event, record, outcome)
+        stored = await self.sink.flush()
+        outcome.flushes.append(stored)
+        self.hooks.flushed(stored, [], now_ms)
+
+        for item in work.values():
+            if item.withdrawn:
+                await self._delete_engagement(item, now)
+        for item in work.values():
+            await self._score(item, now_ms, outcome)
+        self._sweep_rollover(work, outcome, now_ms)
+        for item in work.values():
+            self.states.put(item.state)
+        report = await self.sink.flush()
+        outcome.flushes.append(report)
+        arrivals = [r.timestamp_ms for r in records if r.timestamp_ms is not None]
+        self.hooks.flushed(report, arrivals, self.wall_clock_ms())
+        return outcome
+
+    # -- decoding ---------------------------------------------------------------------------
+    def _decode(self, record: RawRecord, now_ms: int, outcome: BatchOutcome) -> Event | None:
+        result = decode_event(
+            record.value, topic=record.topic, key=record.key, now=from_ms(now_ms),
+            max_future=self.max_future,
+        )
+        if isinstance(result, Rejection):
+            self._dead_letter(record, result, outcome)
+            return None
+        if result.tenant not in self.tenants:
+            self._dead_letter(
+                record,
+                Rejection(DeadLetterReason.UNKNOWN_TENANT,
+                          f"tenant {result.tenant!r} is not in the tenant configuration"),
+                outcome,
+            )
+            return None
+        return result
+
+    def _dead_letter(self, record: RawRecord, rejection: Rejection, outcome: BatchOutcome) -> None:
+        letter = DeadLetterRecord.from_raw(
+            record.value, record.key, record.topic, record.partition, record.offset, rejection,
+            from_ms(self.wall_clock_ms()),
+        )
+        self.sink.add(
+            "dead_letters",
+            [
+                letter.topic, letter.partition if letter.partition is not None else -1,
+                letter.offset if letter.offset is not None else -1, letter.key,
+                letter.key_encoding, letter.original, letter.original_encoding,
+                str(letter.reason), letter.detail, letter.dead_lettered_at,
+            ],
+        )
+        outcome.messages.append(
+            OutboundMessage(DEADLETTER, record.key, letter.model_dump_json().encode())
+        )
+        outcome.dead_lettered += 1
+        self.hooks.dead_lettered(str(rejection.reason))
+
+    # -- per event ----------------------------------------------------------------------------
+    def _work_for(self, work: dict[str, _StudentWork], event: Event, partition: int
+                  ) -> _StudentWork:
+        key = f"{event.tenant}:{event.student_id}"
+        item = work.get(key)
+        if item is None:
+            state = self.states.get(key) or StudentState(event.tenant, event.student_id)
+            item = _StudentWork(state, self.tenants[event.tenant], self.calendars[event.tenant])
+            work[key] = item
+        item.state.partition = partition
+        return item
+
+    def _take_event(self, item: _StudentWork, event: Event, record: RawRecord,
+                    outcome: BatchOutcome) -> None:
+        state, sink = item.state, self.sink
+        now = from_ms(self.wall_clock_ms())
+        at_ms = to_ms(event.occurred_at)
+        day = item.calendar.day_of(at_ms)
+        self._advance_tenant_clock(event.tenant, at_ms)
+        if event.type in ENGAGEMENT_TYPES:
+            if not allows(item.config.consent_mode, state.consent, event.occurred_at):
+                outcome.without_consent += 1
+                self.hooks.without_consent(event.tenant)
+                sink.add("unconsented_events", [event.tenant, day, event.type,
+                                                event_hash(event.event_id)])
+                return
+            sink.add("activity", activity_row(event, day, now, sink.versions.next()))
+            kind = ENGAGEMENT_KINDS.get(event.type)
+            if kind is not None:
+                item.activities.append(
+                    Activity(event.event_id, kind, at_ms, getattr(event, "module", None))
+                )
+        elif event.type == "attendance.swipe":
+            sink.upsert(
+                "attendance",
+                (event.tenant, event.student_id, event.session_id, at_ms),
+                [event.tenant, event.student_id, event.session_id, event.event_id,
+                 event.occurred_at, day, event.status, at_ms],
+            )
+            known = state.attendance.get(event.session_id)
+            if known is None or known.at <= event.occurred_at:
+                state.attendance[event.session_id] = AttendanceMark(
+                    event.session_id, day, event.occurred_at, event.status
+                )
+        elif event.type == "roster.student":
+            _, dropped = filter_roster_fields(event.model_extra or {})
+            for name in dropped:
+                self.hooks.roster_field_dropped(drop_reason(name))
+            if state.college != event.college:
+                item.rescore = True
+            state.college = event.college
+            state.tutor_id = event.tutor_id
+            sink.upsert(
+                "students",
+                (event.tenant, event.student_id),
+                [event.tenant, event.student_id, event.college, event.programme or "",
+                 event.year_group or "", event.tutor_id or "", event.occurred_at, at_ms],
+            )
+        elif event.type == "consent.changed":
+            sink.add("consent_log", [event.tenant, event.student_id, event.event_id,
+                                     event.granted, event.occurred_at, now])
+            new_state, transition = apply_change(
+                item.config.consent_mode, state.consent, event.granted, event.occurred_at
+            )
+            state.consent = new_state
+            if transition is ConsentTransition.WITHDRAWN:
+                item.withdrawn = True
+                item.activities.clear()
+        elif event.type == "review.decision":
+            sink.add("review_decisions", [
+                event.tenant, event.student_id, event.event_id, event.alert_id or "",
+                event.decision, event.tutor_id, event.note or "", event.exempt_until,
+                event.occurred_at,
+            ])
+            if event.decision == "exempted" and event.exempt_until is not None:
+                state.alerts = exempt(state.alerts, event.exempt_until)
+            elif event.alert_id:
+                state.alerts, _ = resolve(state.alerts, event.alert_id, event.decision, day)
+
+    def _advance_tenant_clock(self, tenant: str, at_ms: int) -> None:
+        if at_ms > self.tenant_clock_ms.get(tenant, 0):
+            self.tenant_clock_ms[tenant] = at_ms
+        self.last_event_wall_ms[tenant] = self.wall_clock_ms()
+
+    # -- scoring ------------------------------------------------------------------------------
+    async def _score(self, item: _StudentWork, now_ms: int, outcome: BatchOutcome) -> None:
+        state = item.state
+        touched = set(item.touched)
+        if item.activities:
+            result = apply(state.activity, item.activities, lateness_ms=self.lateness_ms,
+                           calendar=item.calendar)
+            touched |= result.touched_days
+            outcome.duplicates += len(result.duplicates)
+            for _ in result.duplicates:
+                self.hooks.duplicate()
+            if result.late:
+                outcome.late += len(result.late)
+                for _ in result.late:
+                    self.hooks.late(state.tenant)
+                touched |= await self._refold(item, result.late)
+            state.tail_shown_closed = False
+        if item.rescore:
+            touched |= set(state.activity.days) | set(state.daily_scores)
+        if not touched:
+            return
+        clock_ms = max(now_ms, state.activity.max_seen_ms or 0)
+        measures, scores = measure_days(state, touched, item.config, clock_ms=clock_ms,
+                                        calendar=item.calendar)
+        upsert_measures(self.sink, state.tenant, state.student_id, measures)
+        upsert_scores(self.sink, state.tenant, state.student_id, scores)
+        self._publish_scores(state, scores, touched, outcome)
+        last_click = last_click_ms(state.activity)
+        state.tail_shown_closed = last_click is None or clock_ms - last_click >= GAP_MS
+
+    async def _refold(self, item: _StudentWork, late: list[Activity]) -> set[date]:
+        state = item.state
+        first_day = min(item.calendar.day_of(a.at_ms) for a in late) - timedelta(days=1)
+        since = from_ms(item.calendar.start_ms(first_day))
+        stored = await self.sink.run(
+            lambda client: queries.engagement_activity(client, state.tenant, state.student_id,
+                                                       since)
+        )
+        return rebuild_from(state.activity, first_day, stored, calendar=item.calendar)
+
+    def _publish_scores(self, state: StudentState, rows: list[ScoreRow], touched: set[date],
+                        outcome: BatchOutcome) -> None:
+        computed_at = from_ms(self.wall_clock_ms())
+        for row in rows:
+            if row.day not in touched:
+                continue
+            update = ScoreUpdate(
+                tenant=state.tenant, student_id=state.student_id, date=row.day,
+                college=row.college, daily_score=row.daily_score, score_7d=row.score_7d,
+                band=row.band, computed_at=computed_at,
+            )
+            outcome.messages.append(
+                OutboundMessage(SCORES, state.key.encode(), update.model_dump_json().encode())
+            )
+
+    # -- rules --------------------------------------------------------------------------------
+    def _sweep_rollover(self, work: dict[str, _StudentWork], outcome: BatchOutcome,
+                        now_ms: int) -> None:
+        """Evaluate the rules for every student in state once per completed local day.
+
+        A day counts as completed when the tenant's event time is `rules_settle` past its end,
+        so activity from topics consumed a little behind the others is in before judging."""
+        for tenant, clock_ms in self.tenant_clock_ms.items():
+            calendar = self.calendars[tenant]
+            completed = calendar.day_of(clock_ms - self.rules_settle_ms) - timedelta(days=1)
+            if self.tenant_swept_day.get(tenant) == completed:
+                continue
+            self.tenant_swept_day[tenant] = completed
+            config = self.tenants[tenant]
+            for state in self.states.states():
+                if state.tenant != tenant:
+                    continue
+                key = state.key
+                if key not in work:
+                    work[key] = _StudentWork(state, config, calendar)
+                self._evaluate(work[key], completed, outcome)
+
+    def _evaluate(self, item: _StudentWork, completed: date, outcome: BatchOutcome) -> None:
+        for day in days_to_evaluate(item.state, completed):
+            raised = evaluate_day(item.state, day, item.config,
+                                  day_end_ms=item.calendar.end_ms(day))
+            self._raise(item, raised, outcome)
+            item.state.evaluated_through = day
+            item.state.prune(day)
+
+    def _raise(self, item: _StudentWork, raised: list[RaisedAlert], outcome: BatchOutcome
+               ) -> None:
+        state = item.state
+        created_at = from_ms(self.wall_clock_ms())
+        for alert in raised:
+            self.sink.upsert(
+                "review_queue",
+                (alert.alert_id,),
+                alert_row(state.tenant, state.student_id, alert, created_at,
+                          self.sink.versions.next()),
+            )
+            message = ReviewAlert(
+                alert_id=alert.alert_id, tenant=state.tenant, student_id=state.student_id,
+                tutor_id=alert.tutor_id, rule=alert.hit.rule, day=alert.hit.day,
+                evidence=alert.hit.evidence, status="pending_review", created_at=created_at,
+            )
+            outcome.messages.append(
+                OutboundMessage(REVIEW_ALERTS, state.key.encode(),
+                                message.model_dump_json().encode())
+            )
+            outcome.alerts += 1
+            self.hooks.alert_raised(alert.hit.rule)
+
+    # -- withdrawal ---------------------------------------------------------------------------
+    async def _delete_engagement(self, item: _StudentWork, now: Any) -> None:
+        state = item.state
+        deleted = await self.sink.run(
+            lambda client: queries.delete_engagement(client, state.tenant, state.student_id)
+        )
+        state.forget_engagement()
+        state.alerts = forget_rules(state.alerts, ENGAGEMENT_RULES)
+        self.sink.add("privacy_audit", [state.tenant, state.student_id, "delete_engagement",
+                                        "consent withdrawn", deleted, now])
+
+    # -- wall-clock housekeeping --------------------------------------------------------------
+    async def tick(self) -> BatchOutcome:
+        """Close quiet students' last clicks by the wall clock; roll days over when a tenant's
+        stream has been quiet long enough for its event time to stop advancing."""
+        async with self.lock:
+            outcome = BatchOutcome()
+            now_ms = self.wall_clock_ms()
+            work: dict[str, _StudentWork] = {}
+            for state in self.states.states():
+                if state.tail_shown_closed or not tail_is_open(state.activity):
+                    continue
+                last_click = last_click_ms(state.activity)
+                if last_click is None or now_ms - last_click < GAP_MS:
+                    continue
+                item = _StudentWork(state, self.tenants[state.tenant],
+                                    self.calendars[state.tenant])
+                item.touched.add(item.calendar.day_of(last_click))
+                work[state.key] = item
+            for item in work.values():
+                await self._score(item, now_ms, outcome)
+            for tenant, last_wall in list(self.last_event_wall_ms.items()):
+                if now_ms - last_wall >= self.rollover_quiet_ms:
+                    self.tenant_clock_ms[tenant] = max(self.tenant_clock_ms.get(tenant, 0), now_ms)
+            self._sweep_rollover(work, outcome, now_ms)
+            for item in work.values():
+                self.states.put(item.state)
+            outcome.flushes.append(await self.sink.flush())
+            return outcome

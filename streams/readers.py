@@ -1,0 +1,121 @@
+"""Read views assembled from `sinks.queries` and the tenant configuration.
+
+The same functions answer the CLI directly and, while a worker holds the embedded engine,
+through the worker's `/v1/query/<name>` route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from scoring.config import TenantConfig
+from scoring.scores import band_for, coefficients_for
+from sinks import queries
+from streams.settings import Settings
+
+
+class QueryError(ValueError):
+    """A read request that cannot be answered as asked."""
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _tenant(settings: Settings, name: str) -> TenantConfig:
+    try:
+        return settings.tenants[name]
+    except KeyError as exc:
+        raise QueryError(f"unknown tenant {name!r}") from exc
+
+
+def consent_status(config: TenantConfig, history: list[dict[str, Any]]) -> str:
+    if not history:
+        return "notice (processed until opt-out)" if config.consent_mode == "notice" else \
+            "not given (opt-in required)"
+    latest = max(history, key=lambda row: row["occurred_at"])
+    return "granted" if latest["granted"] else "withdrawn"
+
+
+def explain(client: Client, settings: Settings, tenant: str, student_id: str, day: date
+            ) -> dict[str, Any]:
+    config = _tenant(settings, tenant)
+    first = day - timedelta(days=6)
+    measures, scores = queries.daily_rows(client, tenant, student_id, first, day)
+    profile = queries.student_profile(client, tenant, student_id)
+    college = profile["college"] if profile else None
+    by_day_measures = {row["day"]: row for row in measures}
+    by_day_scores = {row["day"]: row for row in scores}
+    days = []
+    for back in range(6, -1, -1):
+        current = day - timedelta(days=back)
+        m = by_day_measures.get(current, {})
+        s = by_day_scores.get(current, {})
+        days.append({
+            "date": current.isoformat(),
+            "ele_minutes": m.get("ele_minutes", 0.0),
+            "ele_minutes_by_module": dict(m.get("minutes_by_module", {})),
+            "no_module_minutes": m.get("no_module_minutes", 0.0),
+            "app_choices": m.get("app_choices", 0),
+            "event_checkins": m.get("event_checkins", 0),
+            "daily_score": s.get("daily_score", 0.0),
+        })
+    score_7d = sum(d["daily_score"] for d in days) / 7
+    stored = by_day_scores.get(day)
+    return {
+        "tenant": tenant,
+        "student_id": student_id,
+        "date": day.isoformat(),
+        "college": college,
+        "consent": consent_status(config, queries.consent_history(client, tenant, student_id)),
+        "coefficients": {str(k): v for k, v in coefficients_for(config, college, day).items()},
+        "days": days,
+        "score_7d": stored["score_7d"] if stored else score_7d,
+        "band": stored["band"] if stored else band_for(config.bands, score_7d),
+    }
+
+
+SUMMARY_TABLES = ("activity", "daily_measures", "daily_scores", "attendance", "students",
+                  "consent_log", "review_queue", "review_decisions", "dead_letters")
+
+
+def summary(client: Client, settings: Settings) -> dict[str, Any]:
+    return {"rows": queries.table_counts(client, SUMMARY_TABLES)}
+
+
+def _param(params: dict[str, Any], name: str) -> str:
+    value = params.get(name)
+    if not value:
+        raise QueryError(f"missing parameter {name!r}")
+    return str(value)
+
+
+def _day(params: dict[str, Any]) -> date:
+    try:
+        return date.fromisoformat(_param(params, "date"))
+    except ValueError as exc:
+        raise QueryError("date must be YYYY-MM-DD") from exc
+
+
+NAMED: dict[str, Callable[[Client, Settings, dict[str, Any]], Any]] = {
+    "explain": lambda c, s, p: explain(c, s, _param(p, "tenant"), _param(p, "student"), _day(p)),
+    "summary": lambda c, s, p: summary(c, s),
+}
+
+
+def run_named(name: str, client: Client, settings: Settings, params: dict[str, Any]) -> Any:
+    try:
+        reader = NAMED[name]
+    except KeyError as exc:
+        raise QueryError(f"unknown query {name!r}; known: {', '.join(sorted(NAMED))}") from exc
+    return jsonable(reader(client, settings, params))

@@ -1,0 +1,69 @@
+"""Where student state lives: a Faust table in the worker, a dict in backfill and tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from scoring.student import StudentState
+
+
+class StateStore(Protocol):
+    def get(self, key: str) -> StudentState | None: ...
+
+    def put(self, state: StudentState) -> None: ...
+
+    def states(self) -> Iterator[StudentState]: ...
+
+    def __len__(self) -> int: ...
+
+
+class MemoryStates:
+    def __init__(self) -> None:
+        self._states: dict[str, StudentState] = {}
+
+    def get(self, key: str) -> StudentState | None:
+        return self._states.get(key)
+
+    def put(self, state: StudentState) -> None:
+        self._states[state.key] = state
+
+    def states(self) -> Iterator[StudentState]:
+        return iter(list(self._states.values()))
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+
+class TableStates:
+    """A Faust table holding live `StudentState` objects in memory.
+
+    Every `put` sends one changelog record for that student, in the student's own partition,
+    so a restarted or rebalanced worker restores exactly what was last written. Values
+    recovered from the changelog arrive as plain dicts and become objects on first use.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def get(self, key: str) -> StudentState | None:
+        data = self._table.data
+        value = data.get(key)
+        if value is None or isinstance(value, StudentState):
+            return value
+        state = StudentState.from_dict(value)
+        data[key] = state
+        return state
+
+    def put(self, state: StudentState) -> None:
+        self._table.data[state.key] = state
+        self._table.send_changelog(state.partition, state.key, state.to_dict())
+
+    def states(self) -> Iterator[StudentState]:
+        for key in list(self._table.data.keys()):
+            state = self.get(key)
+            if state is not None:
+                yield state
+
+    def __len__(self) -> int:
+        return len(self._table.data)

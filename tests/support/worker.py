@@ -1,0 +1,131 @@
+"""The real `engage worker` in a subprocess, with its own ClickHouse folder and web port."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.support.broker import ROOT, free_port
+
+
+@dataclass
+class EngineEnv:
+    """Environment for every engine process of one test."""
+
+    bootstrap: str
+    workdir: Path
+    tenant_config: Path
+    web_port: int = field(default_factory=free_port)
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def clickhouse_path(self) -> Path:
+        return self.workdir / "clickhouse"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            ENGAGE_KAFKA_BOOTSTRAP=self.bootstrap,
+            ENGAGE_CLICKHOUSE_URL=f"chdb://{self.clickhouse_path}",
+            ENGAGE_TENANT_CONFIG=str(self.tenant_config),
+            ENGAGE_WEB_PORT=str(self.web_port),
+            ENGAGE_DATA_DIR=str(self.workdir / "worker"),
+            ENGAGE_WORKER_ID="engage-test-worker",
+            ENGAGE_QUIET_CHECK_SECONDS="1",
+            ENGAGE_BATCH_WITHIN_SECONDS="0.2",
+        )
+        env.update(self.extra)
+        return env
+
+    def engage(self, *args: str, check: bool = True, timeout: float = 300
+               ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "streams.cli", *args],
+            cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"engage {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-4000:]}"
+            )
+        return result
+
+
+class WorkerProcess:
+    def __init__(self, env: EngineEnv) -> None:
+        self.env = env
+        self.log_path = env.workdir / f"worker-{time.monotonic_ns()}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_timeout: float = 90) -> WorkerProcess:
+        self.env.workdir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
+            cwd=ROOT, env=self.env.env(), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited early:\n{self.log()}")
+            try:
+                if self.get("/readyz")[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"worker not ready in {ready_timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.env.web_port}{path}"
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(self.url(path), timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def post(self, path: str, body: bytes, headers: dict[str, str] | None = None
+             ) -> tuple[int, Any]:
+        request = urllib.request.Request(self.url(path), data=body, method="POST",
+                                         headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    def query(self, name: str, **params: str) -> Any:
+        from urllib.parse import urlencode
+
+        status, body = self.get(f"/v1/query/{name}?{urlencode(params)}")
+        assert status == 200, body
+        return json.loads(body)
+
+    def stop(self, timeout: float = 60) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
