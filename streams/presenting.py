@@ -33,10 +33,10 @@ def render_explain(view: dict[str, Any]) -> str:
         modules = ", ".join(f"{m} {v:.2f}" for m, v in day["ele_minutes_by_module"].items())
         if modules:
             lines.append(f"{'':<12}  by module: {modules}")
+    terms = " + ".join(f"{day['daily_score']:.3f}" for day in view["days"])
     lines += [
         "",
-        f"score_7d = ({' + '.join(f'{d['daily_score']:.3f}' for d in view['days'])}) / 7 "
-        f"= {total / 7:.2f}",
+        f"score_7d = ({terms}) / 7 = {total / 7:.2f}",
         "Minutes without a module are shown but not scored. Scores are conversation aids, "
         "not assessment.",
     ]

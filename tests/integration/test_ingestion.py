@@ -1,0 +1,117 @@
+"""Bad input through the real broker: every bad record is dead-lettered with its reason and
+exact bytes, every good one is processed exactly once, and the worker keeps consuming."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from tests.support.clickhouse import open_clickhouse, rows
+from tests.support.events import event
+from tests.support.worker import EngineEnv, WorkerProcess
+
+pytestmark = pytest.mark.integration
+
+
+async def send_raw(bootstrap: str, records: list[tuple[str, bytes | None, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for topic, key, value in records:
+            await producer.send_and_wait(topic, value=value, key=key)
+    finally:
+        await producer.stop()
+
+
+def metric(worker: WorkerProcess, name: str) -> float:
+    status, body = worker.get("/metrics")
+    assert status == 200
+    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
+               if line.startswith(name + "{") or line.startswith(name + " "))
+
+
+def wait_metric(worker: WorkerProcess, name: str, at_least: float, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if metric(worker, name) >= at_least:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{name} stayed below {at_least}:\n{worker.log()}")
+
+
+def test_mixed_stream_dead_letters_bad_records_and_counts_good_ones_once(
+    engine_env: EngineEnv, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    now = datetime.now(tz=UTC).replace(microsecond=0)
+    good = event("vle.click", "s1", now - timedelta(hours=1), module="BIO1001")
+    good_again = dict(good)
+    good_app = event("app.menu_choice", "s1", now - timedelta(minutes=50), menu_item="timetable")
+    future = event("vle.click", "s1", now + timedelta(hours=25), module="BIO1001")
+    wrong_topic = event("app.menu_choice", "s1", now, menu_item="library")
+    naive = event("vle.click", "s1", now, module="BIO1001")
+    naive["occurred_at"] = now.replace(tzinfo=None).isoformat()
+    unknown_type = event("vle.scroll", "s1", now)
+    other_student = event("vle.click", "s2", now, module="BIO1001")
+
+    def raw(e: dict[str, object]) -> bytes:
+        return json.dumps(e).encode()
+
+    key = b"uni-test:s1"
+    bad = {
+        "not_json": ("engage.vle.clicks", key, b"{this is not json"),
+        "not_utf8": ("engage.vle.clicks", key, b"\xff\xfe\x00binary"),
+        "schema_violation": ("engage.vle.clicks", key, raw(naive)),
+        "unknown_type": ("engage.vle.clicks", key, raw(unknown_type)),
+        "wrong_topic": ("engage.vle.clicks", key, raw(wrong_topic)),
+        "key_mismatch": ("engage.vle.clicks", key, raw(other_student)),
+        "future_timestamp": ("engage.vle.clicks", key, raw(future)),
+    }
+    expected_reason = {
+        "not_json": "not_json", "not_utf8": "not_json", "schema_violation": "schema_violation",
+        "unknown_type": "unknown_type", "wrong_topic": "wrong_topic",
+        "key_mismatch": "key_mismatch", "future_timestamp": "future_timestamp",
+    }
+    records = [
+        ("engage.vle.clicks", key, raw(good)),
+        *bad.values(),
+        ("engage.vle.clicks", key, raw(good_again)),
+        ("engage.app.menu", key, raw(good_app)),
+    ]
+    worker.start()
+    asyncio.run(send_raw(engine_env.bootstrap, records))
+    wait_metric(worker, "engage_events_dead_lettered_total", len(bad))
+    wait_metric(worker, "engage_events_consumed_total", 3)
+
+    # still consuming after all that
+    late_good = event("app.menu_choice", "s1", now - timedelta(minutes=40), menu_item="news")
+    asyncio.run(send_raw(engine_env.bootstrap, [("engage.app.menu", key, raw(late_good))]))
+    wait_metric(worker, "engage_events_consumed_total", 4)
+    assert metric(worker, "engage_events_duplicate_total") == 1
+    worker.stop()
+
+    with open_clickhouse(engine_env.clickhouse_path) as client:
+        letters = rows(client, "SELECT original, original_encoding, reason, detail, topic, "
+                               "partition, offset FROM dead_letters FINAL")
+        activity = rows(client, "SELECT event_id FROM activity FINAL ORDER BY event_id")
+        measures = rows(client, "SELECT app_choices FROM daily_measures FINAL "
+                                "WHERE student_id = 's1' AND app_choices > 0")
+    assert len(letters) == len(bad)
+    by_original = {
+        (base64.b64decode(o) if enc == "base64" else o.encode()): (reason, detail)
+        for o, enc, reason, detail, _, _, _ in letters
+    }
+    for name, (_, _, value) in bad.items():
+        reason, detail = by_original[value]
+        assert reason == expected_reason[name], (name, detail)
+        assert detail
+    assert all(offset >= 0 and topic == "engage.vle.clicks" for *_, topic, _, offset in letters)
+    assert sorted(e for (e,) in activity) == sorted(
+        [good["event_id"], good_app["event_id"], late_good["event_id"]])
+    assert sum(c for (c,) in measures) == 2
