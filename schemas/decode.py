@@ -73,8 +73,8 @@ def parse_event(value: bytes | str, *, now: datetime,
 
 
 def _is_object(value: bytes | str) -> bool:
-    text = value.lstrip() if isinstance(value, str) else value.lstrip()
-    return text[:1] in ("{", b"{")
+    head = value.lstrip()[:1]
+    return head in ("{", b"{")
 
 
 def parse_event_object(obj: Any, *, now: datetime,

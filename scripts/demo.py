@@ -90,7 +90,7 @@ def main() -> None:
             print(f"         {table:<18}{count:>10}")
         alerts = metric_total(port, "engage_alerts_raised_total")
         print(f"[demo] alerts raised for tutor review: {int(alerts)}")
-        print(f"[demo] data: ClickHouse in .local/clickhouse (embedded), Kafka in .local/kafka")
+        print("[demo] data: ClickHouse in .local/clickhouse (embedded), Kafka in .local/kafka")
         print("[demo] try: .venv/bin/engage explain --tenant demo-university --student s00001 "
               "--date <a day of the run>  (works with or without a worker running)")
         if seen < sent:

@@ -11,6 +11,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -111,11 +112,12 @@ def recompute(settings: Settings, tenant: str, first_day: date) -> dict[str, Any
         measures_written = 0
         for student_id, college in students:
             state = StudentState(tenant, student_id, college=college or None)
-            prior = sink.run_sync(lambda c, s=student_id: queries.daily_scores_between(
-                c, tenant, s, first_day - timedelta(days=6), first_day - timedelta(days=1)))
+            prior = sink.run_sync(partial(
+                queries.daily_scores_between, tenant=tenant, student_id=student_id,
+                first=first_day - timedelta(days=6), last=first_day - timedelta(days=1)))
             state.daily_scores.update(prior)
-            stored = sink.run_sync(
-                lambda c, s=student_id: queries.engagement_activity(c, tenant, s, since))
+            stored = sink.run_sync(partial(queries.engagement_activity, tenant=tenant,
+                                           student_id=student_id, since=since))
             state.activity = ActivityState()
             days = rebuild_from(state.activity, first_day, stored, calendar=calendar)
             clock_ms = max([now_ms, *(a.at_ms for a in stored)]) + 10 * 60_000

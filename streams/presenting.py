@@ -24,8 +24,8 @@ def render_explain(view: dict[str, Any]) -> str:
     total = 0.0
     for day in view["days"]:
         total += day["daily_score"]
-        arithmetic = (f"{c_min:g}×{day['ele_minutes']:.2f} + {c_app:g}×{day['app_choices']} + "
-                      f"{c_evt:g}×{day['event_checkins']} = {day['daily_score']:.3f}")
+        arithmetic = (f"{c_min:g} x {day['ele_minutes']:.2f} + {c_app:g} x {day['app_choices']} + "
+                      f"{c_evt:g} x {day['event_checkins']} = {day['daily_score']:.3f}")
         lines.append(
             f"{day['date']:<12}{day['ele_minutes']:>9.2f}{day['app_choices']:>6}"
             f"{day['event_checkins']:>8}{day['no_module_minutes']:>11.2f}  {arithmetic}"
