@@ -126,3 +126,35 @@ def daily_scores_between(client: Client, tenant: str, student_id: str, first: da
         parameters={"tenant": tenant, "student": student_id, "first": first, "last": last},
     )
     return {row[0]: float(row[1]) for row in result.result_rows}
+
+
+STUDENT_TABLES: dict[str, str] = {
+    "activity": "SELECT event_id, type, occurred_at, day, module, detail, source, received_at "
+                "FROM activity FINAL WHERE {filter} ORDER BY occurred_at, event_id",
+    "measures": "SELECT day, ele_minutes, minutes_by_module, no_module_minutes, app_choices, "
+                "event_checkins FROM daily_measures FINAL WHERE {filter} ORDER BY day",
+    "scores": "SELECT day, college, daily_score, score_7d, band FROM daily_scores FINAL "
+              "WHERE {filter} ORDER BY day",
+    "alerts": "SELECT alert_id, tutor_id, rule, day, evidence, status, created_at "
+              "FROM review_queue FINAL WHERE {filter} ORDER BY created_at, alert_id",
+    "decisions": "SELECT event_id, alert_id, decision, tutor_id, note, exempt_until, occurred_at "
+                 "FROM review_decisions FINAL WHERE {filter} ORDER BY occurred_at, event_id",
+    "attendance": "SELECT session_id, event_id, occurred_at, day, status FROM attendance FINAL "
+                  "WHERE {filter} ORDER BY occurred_at, session_id",
+    "consent": "SELECT event_id, granted, occurred_at, received_at FROM consent_log FINAL "
+               "WHERE {filter} ORDER BY occurred_at, event_id",
+    "roster": "SELECT college, programme, year_group, tutor_id, updated_at FROM students FINAL "
+              "WHERE {filter}",
+    "privacy_audit": "SELECT action, reason, deleted_rows, at FROM privacy_audit "
+                     "WHERE {filter} ORDER BY at",
+}
+
+
+def everything_about(client: Client, tenant: str, student_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Subject access: every row held about one student, table by table."""
+    parameters = {"tenant": tenant, "student": student_id}
+    return {
+        name: rows_as_dicts(client.query(sql.format(filter=_student_filter()),
+                                         parameters=parameters))
+        for name, sql in STUDENT_TABLES.items()
+    }

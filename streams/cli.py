@@ -95,6 +95,16 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_export_student(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.presenting import render_export
+    from streams.remote import read_query
+
+    result = read_query(settings, "export-student", {"tenant": args.tenant,
+                                                     "student": args.student})
+    print(json.dumps(result, indent=2) if args.json else render_export(result))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from streams.remote import read_query
 
@@ -149,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--student", required=True)
     explain.add_argument("--date", type=_date, required=True)
     explain.add_argument("--json", action="store_true")
+    export = add("export-student", cmd_export_student,
+                 "subject access: everything held about one student")
+    export.add_argument("--tenant", required=True)
+    export.add_argument("--student", required=True)
+    export.add_argument("--json", action="store_true")
     add("status", cmd_status, "row counts of the engine's tables")
     schema = add("schema", cmd_schema, "write a JSON Schema per event type")
     schema.add_argument("--out", type=Path, required=True)

@@ -41,3 +41,27 @@ def render_explain(view: dict[str, Any]) -> str:
         "not assessment.",
     ]
     return "\n".join(lines)
+
+
+EXPORT_SECTIONS = {
+    "roster": "Who you are (roster)",
+    "consent": "Your consent decisions",
+    "activity": "Engagement activity (VLE, app, events)",
+    "measures": "Daily measures",
+    "scores": "Daily and 7-day scores",
+    "alerts": "Alerts raised for your tutor's review",
+    "decisions": "Tutors' decisions about those alerts",
+    "attendance": "Attendance marks",
+    "privacy_audit": "Deletions made on your behalf",
+}
+
+
+def render_export(held: dict[str, Any]) -> str:
+    lines = [f"Everything held about student {held['student_id']} ({held['tenant']})", ""]
+    for key, title in EXPORT_SECTIONS.items():
+        rows = held.get(key, [])
+        lines.append(f"{title}: {len(rows)} record(s)")
+        for row in rows:
+            lines.append("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
+        lines.append("")
+    return "\n".join(lines)

@@ -6,8 +6,9 @@ through the worker's `/v1/query/<name>` route.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -27,7 +28,10 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        # Every stored instant is UTC; some engine builds return it without the zone.
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     return value
 
@@ -93,6 +97,15 @@ def summary(client: Client, settings: Settings) -> dict[str, Any]:
     return {"rows": queries.table_counts(client, SUMMARY_TABLES)}
 
 
+def export_student(client: Client, settings: Settings, tenant: str, student_id: str
+                   ) -> dict[str, Any]:
+    _tenant(settings, tenant)
+    held = queries.everything_about(client, tenant, student_id)
+    for alert in held["alerts"]:
+        alert["evidence"] = json.loads(alert["evidence"]) if alert["evidence"] else {}
+    return {"tenant": tenant, "student_id": student_id, **held}
+
+
 def _param(params: dict[str, Any], name: str) -> str:
     value = params.get(name)
     if not value:
@@ -110,6 +123,8 @@ def _day(params: dict[str, Any]) -> date:
 NAMED: dict[str, Callable[[Client, Settings, dict[str, Any]], Any]] = {
     "explain": lambda c, s, p: explain(c, s, _param(p, "tenant"), _param(p, "student"), _day(p)),
     "summary": lambda c, s, p: summary(c, s),
+    "export-student": lambda c, s, p: export_student(c, s, _param(p, "tenant"),
+                                                     _param(p, "student")),
 }
 
 
