@@ -150,7 +150,8 @@ STUDENT_TABLES: dict[str, str] = {
 }
 
 
-def everything_about(client: Client, tenant: str, student_id: str) -> dict[str, list[dict[str, Any]]]:
+def everything_about(client: Client, tenant: str, student_id: str
+                     ) -> dict[str, list[dict[str, Any]]]:
     """Subject access: every row held about one student, table by table."""
     parameters = {"tenant": tenant, "student": student_id}
     return {
