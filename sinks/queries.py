@@ -159,3 +159,31 @@ def everything_about(client: Client, tenant: str, student_id: str
                                          parameters=parameters))
         for name, sql in STUDENT_TABLES.items()
     }
+
+
+ALERT_COLUMNS = ("alert_id, tenant, student_id, tutor_id, rule, day, evidence, status, "
+                 "created_at, updated_at")
+
+
+def alerts_by_id(client: Client, alert_ids: Iterable[str]) -> list[dict[str, Any]]:
+    ids = sorted(set(alert_ids))
+    if not ids:
+        return []
+    return rows_as_dicts(client.query(
+        f"SELECT {ALERT_COLUMNS} FROM review_queue FINAL WHERE alert_id IN {{ids:Array(String)}}",
+        parameters={"ids": ids},
+    ))
+
+
+def review_list(client: Client, tenant: str, tutor_id: str | None, status: str | None
+                ) -> list[dict[str, Any]]:
+    conditions = ["tenant = {tenant:String}"]
+    if tutor_id:
+        conditions.append("tutor_id = {tutor:String}")
+    if status:
+        conditions.append("status = {status:String}")
+    return rows_as_dicts(client.query(
+        f"SELECT {ALERT_COLUMNS} FROM review_queue FINAL WHERE {' AND '.join(conditions)} "
+        "ORDER BY created_at, alert_id",
+        parameters={"tenant": tenant, "tutor": tutor_id or "", "status": status or ""},
+    ))

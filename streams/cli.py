@@ -105,6 +105,29 @@ def cmd_export_student(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_review_list(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.presenting import render_review_list
+    from streams.remote import read_query
+
+    params = {"tenant": args.tenant}
+    if args.tutor:
+        params["tutor"] = args.tutor
+    if args.status:
+        params["status"] = args.status
+    alerts = read_query(settings, "review-list", params)
+    print(json.dumps(alerts, indent=2) if args.json else render_review_list(alerts))
+    return 0
+
+
+def cmd_review_decide(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.producing import publish_decision
+
+    event = asyncio.run(publish_decision(settings, args.alert_id, args.decision, args.note,
+                                         args.tutor))
+    print(json.dumps(event))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from streams.remote import read_query
 
@@ -159,6 +182,24 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--student", required=True)
     explain.add_argument("--date", type=_date, required=True)
     explain.add_argument("--json", action="store_true")
+    review = commands.add_parser("review", help="the tutor review queue",
+                                 description="the tutor review queue")
+    review_commands = review.add_subparsers(dest="review_command", required=True,
+                                            metavar="ACTION")
+    listing = review_commands.add_parser("list", help="alerts waiting for (or given) review")
+    listing.set_defaults(handler=cmd_review_list)
+    listing.add_argument("--tenant", required=True)
+    listing.add_argument("--tutor")
+    listing.add_argument("--status", choices=["pending_review", "acknowledged", "contacted",
+                                              "referred", "dismissed"])
+    listing.add_argument("--json", action="store_true")
+    decide = review_commands.add_parser("decide", help="record a tutor's decision on an alert")
+    decide.set_defaults(handler=cmd_review_decide)
+    decide.add_argument("alert_id")
+    decide.add_argument("--decision", required=True,
+                        choices=["acknowledged", "contacted", "referred", "dismissed"])
+    decide.add_argument("--note")
+    decide.add_argument("--tutor", help="the deciding tutor (default: the alert's tutor)")
     export = add("export-student", cmd_export_student,
                  "subject access: everything held about one student")
     export.add_argument("--tenant", required=True)

@@ -65,3 +65,15 @@ def render_export(held: dict[str, Any]) -> str:
             lines.append("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
         lines.append("")
     return "\n".join(lines)
+
+
+def render_review_list(alerts: list[dict[str, Any]]) -> str:
+    if not alerts:
+        return "No alerts match."
+    lines = [f"{'alert':<24}{'student':<12}{'tutor':<10}{'rule':<17}{'day':<12}status"]
+    for alert in alerts:
+        lines.append(f"{alert['alert_id']:<24}{alert['student_id']:<12}{alert['tutor_id']:<10}"
+                     f"{alert['rule']:<17}{alert['day']:<12}{alert['status']}")
+        evidence = ", ".join(f"{k}={v}" for k, v in alert["evidence"].items())
+        lines.append(f"{'':<24}evidence: {evidence}")
+    return "\n".join(lines)

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from schemas.decode import DeadLetterReason, Rejection, decode_event
@@ -105,6 +105,7 @@ class _StudentWork:
     touched: set[date] = field(default_factory=set)
     rescore: bool = False
     withdrawn: bool = False
+    decisions: list[tuple[str, str, datetime]] = field(default_factory=list)
 
 
 class Processor:
@@ -165,6 +166,7 @@ class Processor:
         for item in work.values():
             if item.withdrawn:
                 await self._delete_engagement(item, now)
+        await self._move_alerts_on([d for item in work.values() for d in item.decisions])
         for item in work.values():
             await self._score(item, now_ms, outcome)
         self._sweep_rollover(work, outcome, now_ms)
@@ -293,6 +295,7 @@ class Processor:
                 state.alerts = exempt(state.alerts, event.exempt_until)
             elif event.alert_id:
                 state.alerts, _ = resolve(state.alerts, event.alert_id, event.decision, day)
+                item.decisions.append((event.alert_id, str(event.decision), event.occurred_at))
 
     def _advance_tenant_clock(self, tenant: str, at_ms: int) -> None:
         if at_ms > self.tenant_clock_ms.get(tenant, 0):
@@ -406,6 +409,26 @@ class Processor:
             )
             outcome.alerts += 1
             self.hooks.alert_raised(alert.hit.rule)
+
+    async def _move_alerts_on(self, decisions: list[tuple[str, str, datetime]]) -> None:
+        """Record each alert's latest decision as its status in the review queue."""
+        if not decisions:
+            return
+        found = await self.sink.run(
+            lambda client: queries.alerts_by_id(client, [d[0] for d in decisions])
+        )
+        alerts = {row["alert_id"]: row for row in found}
+        for alert_id, decision, decided_at in sorted(decisions, key=lambda d: d[2]):
+            row = alerts.get(alert_id)
+            if row is None:
+                log.warning("decision for unknown alert %s kept as a record only", alert_id)
+                continue
+            row.update(status=decision, updated_at=decided_at)
+            self.sink.upsert("review_queue", (alert_id,), [
+                row["alert_id"], row["tenant"], row["student_id"], row["tutor_id"], row["rule"],
+                row["day"], row["evidence"], row["status"], row["created_at"],
+                row["updated_at"], self.sink.versions.next(),
+            ])
 
     # -- withdrawal ---------------------------------------------------------------------------
     async def _delete_engagement(self, item: _StudentWork, now: Any) -> None:

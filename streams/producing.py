@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +73,35 @@ async def generate(settings: Settings, students: int, days: int, seed: int, out:
     lines = (json.dumps(e, separators=(",", ":")).encode() for e in iter_events(plan))
     report: dict[str, Any] = dict(await send_lines(settings, lines))
     return report
+
+
+async def publish_decision(settings: Settings, alert_id: str, decision: str, note: str | None,
+                           tutor: str | None) -> dict[str, Any]:
+    """Publish a tutor's `review.decision` for an alert on engage.review.decisions."""
+    from streams.errors import EngineError
+    from streams.remote import read_query
+
+    found = await asyncio.to_thread(read_query, settings, "alert", {"alert_id": alert_id})
+    if not found:
+        raise EngineError(f"no alert {alert_id!r} in the review queue")
+    alert = found[0]
+    tutor_id = tutor or alert["tutor_id"]
+    if not tutor_id:
+        raise EngineError("the alert names no tutor; say who decides with --tutor")
+    event: dict[str, Any] = {
+        "event_id": f"decision-{uuid.uuid4()}",
+        "type": "review.decision",
+        "tenant": alert["tenant"],
+        "student_id": alert["student_id"],
+        "occurred_at": datetime.now(tz=UTC).isoformat(),
+        "source": "engage-cli",
+        "alert_id": alert_id,
+        "decision": decision,
+        "tutor_id": tutor_id,
+    }
+    if note:
+        event["note"] = note
+    report = await send_lines(settings, [json.dumps(event).encode()])
+    if report["sent"] != 1:
+        raise EngineError("the decision could not be sent")
+    return event

@@ -106,6 +106,15 @@ def export_student(client: Client, settings: Settings, tenant: str, student_id: 
     return {"tenant": tenant, "student_id": student_id, **held}
 
 
+def review_list(client: Client, settings: Settings, tenant: str, tutor: str | None,
+                status: str | None) -> list[dict[str, Any]]:
+    _tenant(settings, tenant)
+    alerts = queries.review_list(client, tenant, tutor, status)
+    for alert in alerts:
+        alert["evidence"] = json.loads(alert["evidence"]) if alert["evidence"] else {}
+    return alerts
+
+
 def _param(params: dict[str, Any], name: str) -> str:
     value = params.get(name)
     if not value:
@@ -123,6 +132,9 @@ def _day(params: dict[str, Any]) -> date:
 NAMED: dict[str, Callable[[Client, Settings, dict[str, Any]], Any]] = {
     "explain": lambda c, s, p: explain(c, s, _param(p, "tenant"), _param(p, "student"), _day(p)),
     "summary": lambda c, s, p: summary(c, s),
+    "review-list": lambda c, s, p: review_list(c, s, _param(p, "tenant"), p.get("tutor"),
+                                               p.get("status")),
+    "alert": lambda c, s, p: queries.alerts_by_id(c, [_param(p, "alert_id")]),
     "export-student": lambda c, s, p: export_student(c, s, _param(p, "tenant"),
                                                      _param(p, "student")),
 }
