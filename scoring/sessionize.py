@@ -155,10 +155,12 @@ def _advance(state: ActivityState, final_upto_ms: int, calendar: LocalCalendar) 
     del state.pending[:cut]
     state.open_click = _close_if_quiet(state.days, state.open_click, final_upto_ms, calendar)
     state.final_upto_ms = final_upto_ms
-    _prune(state)
 
 
-def _prune(state: ActivityState) -> None:
+def prune(state: ActivityState) -> None:
+    """Forget final totals of days more than a week before the newest. Call it only after the
+    days touched by the latest change were read: a single batch can fold an old day's last
+    click and a much newer day at once."""
     if not state.days:
         return
     newest = max(state.days)

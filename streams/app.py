@@ -91,6 +91,9 @@ class EngineWorker:
             web_application_options={"client_max_size": settings.gateway_max_bytes + 1024},
             consumer_auto_offset_reset="earliest",
             broker_commit_interval=1.0,
+            # A crashed worker's partitions move on after seconds, not a minute.
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=3.0,
             stream_buffer_maxsize=max(4096, settings.batch_max_events * 2),
             table_standby_replicas=0,
             logging_config=None,

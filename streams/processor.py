@@ -29,7 +29,7 @@ from scoring.engine import RaisedAlert, ScoreRow, days_to_evaluate, evaluate_day
 from scoring.measures import Activity, Kind
 from scoring.roster_policy import drop_reason, filter_roster_fields
 from scoring.rules import AttendanceMark
-from scoring.sessionize import apply, last_click_ms, rebuild_from, tail_is_open
+from scoring.sessionize import apply, last_click_ms, prune, rebuild_from, tail_is_open
 from scoring.student import StudentState
 from scoring.timebase import LocalCalendar, from_ms, to_ms
 from sinks import queries
@@ -320,7 +320,7 @@ class Processor:
                 touched |= await self._refold(item, result.late)
             state.tail_shown_closed = False
         if item.rescore:
-            touched |= set(state.activity.days) | set(state.daily_scores)
+            touched |= set(state.activity.days)
         if not touched:
             return
         clock_ms = max(now_ms, state.activity.max_seen_ms or 0)
@@ -328,6 +328,7 @@ class Processor:
                                         calendar=item.calendar)
         upsert_measures(self.sink, state.tenant, state.student_id, measures)
         upsert_scores(self.sink, state.tenant, state.student_id, scores)
+        prune(state.activity)
         self._publish_scores(state, scores, touched, outcome)
         last_click = last_click_ms(state.activity)
         state.tail_shown_closed = last_click is None or clock_ms - last_click >= GAP_MS
