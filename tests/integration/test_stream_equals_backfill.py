@@ -80,7 +80,7 @@ def assert_same(streamed: dict[str, list[tuple[Any, ...]]],
     for table in expected:
         missing = sorted(set(expected[table]) - set(streamed[table]), key=str)[:5]
         extra = sorted(set(streamed[table]) - set(expected[table]), key=str)[:5]
-        assert not missing and not extra, f"{table}: missing {missing}; unexpected {extra}"
+        assert (missing, extra) == ([], []), f"{table}: missing {missing}; unexpected {extra}"
         assert streamed[table] == expected[table]
 
 
