@@ -157,13 +157,13 @@ def _advance(state: ActivityState, final_upto_ms: int, calendar: LocalCalendar) 
     state.final_upto_ms = final_upto_ms
 
 
-def prune(state: ActivityState) -> None:
-    """Forget final totals of days more than a week before the newest. Call it only after the
-    days touched by the latest change were read: a single batch can fold an old day's last
-    click and a much newer day at once."""
-    if not state.days:
+def prune(state: ActivityState, calendar: LocalCalendar) -> None:
+    """Forget final totals of days more than a week before the student's newest activity.
+    Call it only after the days touched by the latest change were read: a single batch can
+    fold an old day's last click and a much newer day at once."""
+    if not state.days or state.max_seen_ms is None:
         return
-    newest = max(state.days)
+    newest = calendar.day_of(state.max_seen_ms)
     oldest_kept = newest - timedelta(days=DAYS_KEPT - 1)
     for day in [d for d in state.days if d < oldest_kept]:
         del state.days[day]

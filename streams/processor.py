@@ -328,7 +328,7 @@ class Processor:
                                         calendar=item.calendar)
         upsert_measures(self.sink, state.tenant, state.student_id, measures)
         upsert_scores(self.sink, state.tenant, state.student_id, scores)
-        prune(state.activity)
+        prune(state.activity, item.calendar)
         self._publish_scores(state, scores, touched, outcome)
         last_click = last_click_ms(state.activity)
         state.tail_shown_closed = last_click is None or clock_ms - last_click >= GAP_MS
