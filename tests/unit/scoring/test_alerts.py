@@ -72,6 +72,6 @@ def test_withdrawal_forgets_engagement_alerts_only() -> None:
 
 
 def test_the_book_survives_a_snapshot() -> None:
-    book, alert_id = raise_(AlertBook(), DAY)
+    book, _ = raise_(AlertBook(), DAY)
     book = exempt(book, DAY + timedelta(days=3))
     assert AlertBook.from_dict(book.to_dict()) == book
