@@ -24,6 +24,8 @@ class DeadLetterReason(StrEnum):
     FUTURE_TIMESTAMP = "future_timestamp"
     UNKNOWN_TENANT = "unknown_tenant"
     PROCESSING_FAILED = "processing_failed"
+    # Answered by the HTTP gateway only; such events never reach Kafka.
+    UNAUTHORIZED = "unauthorized"
 
 
 @dataclass(frozen=True, slots=True)

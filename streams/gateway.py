@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from faust.web import Request
 
-from schemas.decode import Rejection, parse_event_object
+from schemas.decode import DeadLetterReason, Rejection, parse_event_object
 from schemas.events import Event
 from schemas.topics import TOPIC_FOR_TYPE
+from schemas.xapi import IgnoredStatement, map_statement
 from scoring.timebase import from_ms
 
 if TYPE_CHECKING:
@@ -83,9 +84,11 @@ def _check(worker: EngineWorker, parsed: Event | Rejection, token: str | None
     if isinstance(parsed, Rejection):
         return parsed
     if parsed.tenant not in worker.settings.tenants:
-        return Rejection("unknown_tenant", f"tenant {parsed.tenant!r} is not configured")  # type: ignore[arg-type]
+        return Rejection(DeadLetterReason.UNKNOWN_TENANT,
+                         f"tenant {parsed.tenant!r} is not configured")
     if not _authorised(worker, parsed.tenant, token):
-        return Rejection("unauthorized", "missing or wrong bearer token for this tenant")  # type: ignore[arg-type]
+        return Rejection(DeadLetterReason.UNAUTHORIZED,
+                         "missing or wrong bearer token for this tenant")
     return parsed
 
 
@@ -131,8 +134,6 @@ async def handle_events(worker: EngineWorker, request: Request) -> tuple[int, Re
 
 
 async def handle_xapi(worker: EngineWorker, request: Request) -> tuple[int, Result]:
-    from schemas.xapi import IgnoredStatement, map_statement
-
     tenant = request.query.get("tenant") or request.headers.get("X-Engage-Tenant")
     if not tenant or tenant not in worker.settings.tenants:
         return 400, {"error": "name a configured tenant with ?tenant= or X-Engage-Tenant"}

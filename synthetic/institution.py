@@ -4,7 +4,7 @@ known set of students who disengage on a known day (the ground truth for alert q
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -91,9 +91,7 @@ def _choose_disengaged(students: list[Student], days: int, start: date, rng: ran
     chosen = rng.sample(candidates, min(wanted, len(candidates)))
     for index in chosen:
         day = start + timedelta(days=rng.randint(earliest, latest))
-        student = students[index]
-        students[index] = Student(*[getattr(student, f) for f in Student.__slots__[:-1]],
-                                  disengage_day=day)
+        students[index] = replace(students[index], disengage_day=day)
     return students
 
 

@@ -81,3 +81,35 @@ def test_events_endpoint_answers_per_event_and_produces_the_valid_ones(
         assert worker.query("summary")["rows"]["activity"] == 1
     finally:
         worker.stop()
+
+
+def test_xapi_statements_over_http(engine_env: EngineEnv, worker: WorkerProcess) -> None:
+    worker.start()
+    when = (datetime.now(tz=UTC) - timedelta(hours=3)).isoformat()
+    actor = {"account": {"name": "s7", "homePage": "https://vle.example.ac.uk"}}
+    statements = [
+        {"id": "5a1e0c52-0000-4000-8000-000000000001", "actor": actor,
+         "verb": {"id": "http://id.tincanapi.com/verb/viewed"},
+         "object": {"id": "https://vle.example.ac.uk/mod/page/view.php?id=3"},
+         "context": {"extensions": {"http://xapi.jisc.ac.uk/courseArea": {
+             "http://xapi.jisc.ac.uk/vle_mod_id": "BIO1001"}}},
+         "timestamp": when},
+        {"id": "5a1e0c52-0000-4000-8000-000000000002", "actor": actor,
+         "verb": {"id": "http://adlnet.gov/expapi/verbs/attended"},
+         "object": {"id": "https://timetable.example.ac.uk/bio1001/l3",
+                    "definition": {"type": "http://xapi.jisc.ac.uk/event_timetabled"}},
+         "result": {"completion": True}, "timestamp": when},
+        {"id": "5a1e0c52-0000-4000-8000-000000000003", "actor": actor,
+         "verb": {"id": "http://adlnet.gov/expapi/verbs/answered"},
+         "object": {"id": "https://vle.example.ac.uk/quiz/1"}, "timestamp": when},
+    ]
+    status, body = worker.post("/xapi/statements?tenant=uni-test",
+                               json.dumps(statements).encode(),
+                               {"X-Experience-API-Version": "1.0.3"})
+    assert status == 200
+    assert [r["status"] for r in body["results"]] == ["accepted", "accepted", "ignored"]
+    assert body["results"][2]["verb"] == "http://adlnet.gov/expapi/verbs/answered"
+    wait_rows(worker, "activity", 1)
+    wait_rows(worker, "attendance", 1)
+    status, _ = worker.post("/xapi/statements", b"[]")
+    assert status == 400
