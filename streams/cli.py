@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -128,6 +129,14 @@ def cmd_review_decide(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_notify(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.notifier import run_notifier
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_notifier(settings))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from streams.remote import read_query
 
@@ -200,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
                         choices=["acknowledged", "contacted", "referred", "dismissed"])
     decide.add_argument("--note")
     decide.add_argument("--tutor", help="the deciding tutor (default: the alert's tutor)")
+    add("notify", cmd_notify, "send tutors batched digests of review alerts "
+        "(webhook and/or email); never students")
     export = add("export-student", cmd_export_student,
                  "subject access: everything held about one student")
     export.add_argument("--tenant", required=True)

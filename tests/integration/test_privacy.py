@@ -90,7 +90,7 @@ def test_opt_in_consent_withdrawal_and_subject_access(engine_env: EngineEnv,
                      granted=False)
     after = day_of_clicks(tenant, "keen", start + timedelta(hours=2))
     send(engine_env, worker, [withdraw, *after], tmp_path)
-    status, body = worker.get("/metrics")
+    _status, body = worker.get("/metrics")
     metrics = body.decode()
     assert 'engage_roster_fields_dropped_total{reason="special_category"} 4.0' in metrics
     assert 'engage_events_without_consent_total{tenant="optin-test"} 8.0' in metrics
