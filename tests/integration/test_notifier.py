@@ -1,0 +1,122 @@
+"""The notifier delivers batched digests to a real local HTTP server and a real SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from aiosmtpd.controller import Controller
+
+from schemas.records import ReviewAlert
+from tests.conftest import TEST_TENANTS
+from tests.support.broker import ROOT, free_port
+from tests.support.worker import EngineEnv
+
+pytestmark = pytest.mark.integration
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+def alert(student: str, tutor: str, rule: str) -> ReviewAlert:
+    return ReviewAlert(alert_id=f"al-{student}-{rule}", tenant="uni-test", student_id=student,
+                       tutor_id=tutor, rule=rule, day=date(2026, 11, 20),
+                       evidence={"score_7d": 1.5, "baseline": 6.0}, status="pending_review",
+                       created_at=datetime(2026, 11, 21, 6, tzinfo=UTC))
+
+
+async def publish(bootstrap: str, alerts: list[ReviewAlert]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for item in alerts:
+            await producer.send_and_wait("engage.review.alerts", item.model_dump_json().encode(),
+                                         key=f"uni-test:{item.student_id}".encode())
+    finally:
+        await producer.stop()
+
+
+def test_digests_reach_tutors_by_webhook_and_email(engine_env: EngineEnv, tmp_path: Path
+                                                   ) -> None:
+    received: list[dict[str, Any]] = []
+    attempts = {"count": 0}
+
+    async def hook(request: web.Request) -> web.Response:
+        attempts["count"] += 1
+        if attempts["count"] == 1:
+            return web.Response(status=503)  # the first try fails: the notifier retries
+        assert request.headers["Authorization"] == "Bearer hook-secret"
+        received.append(await request.json())
+        return web.Response(status=204)
+
+    http_port = free_port()
+    smtp_port = free_port()
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    loop = asyncio.new_event_loop()
+    app = web.Application()
+    app.router.add_post("/digest", hook)
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", http_port).start())
+
+    tenants = json.loads(json.dumps(TEST_TENANTS))
+    tenants["tenants"]["uni-test"]["notify"] = {
+        "webhook_url": f"http://127.0.0.1:{http_port}/digest",
+        "webhook_token": "hook-secret",
+        "email_from": "engagement@example.ac.uk",
+        "tutor_emails": {"t-ada": "ada@example.ac.uk"},
+        "digest_seconds": 1.0,
+    }
+    config = tmp_path / "notify.yaml"
+    config.write_text(yaml.safe_dump(tenants))
+    engine_env.tenant_config = config
+    env = engine_env.env()
+    env.update(ENGAGE_SMTP_HOST="127.0.0.1", ENGAGE_SMTP_PORT=str(smtp_port),
+               ENGAGE_NOTIFY_WEB_PORT=str(free_port()))
+    loop.run_until_complete(publish(engine_env.bootstrap, [
+        alert("s1", "t-ada", "engagement_drop"), alert("s2", "t-ada", "inactivity"),
+        alert("s3", "t-bo", "attendance")]))
+    notifier = subprocess.Popen([sys.executable, "-m", "streams.cli", "notify"], cwd=ROOT,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while (len(received) < 2 or not inbox.messages) and time.monotonic() < deadline:
+            loop.run_until_complete(asyncio.sleep(0.3))
+    finally:
+        notifier.terminate()
+        output = notifier.communicate(timeout=30)[0].decode()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+        smtp.stop()
+
+    assert attempts["count"] >= 3, output
+    digests = {d["tutor_id"]: d for d in received}
+    assert sorted(digests) == ["t-ada", "t-bo"]
+    assert sorted(a["student_id"] for a in digests["t-ada"]["alerts"]) == ["s1", "s2"]
+    assert digests["t-bo"]["alerts"][0]["rule"] == "attendance"
+    assert len(inbox.messages) == 1
+    recipients, message = inbox.messages[0]
+    assert recipients == ["ada@example.ac.uk"]
+    body = message.get_payload()
+    assert "engagement_drop" in body
+    assert "inactivity" in body
+    assert "no action has been taken" in body.lower()
