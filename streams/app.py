@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -153,8 +154,13 @@ class EngineWorker:
             yield None
 
     async def publish(self, messages: Sequence[OutboundMessage]) -> None:
-        for message in messages:
-            await self.output_topics[message.topic].send(key=message.key, value=message.value)
+        """Send and wait for the broker's acknowledgement, before the batch is acked."""
+        deliveries = [
+            await self.output_topics[m.topic].send(key=m.key, value=m.value) for m in messages
+        ]
+        if deliveries:
+            await asyncio.gather(*deliveries)
+        self.metrics.scores_published.inc(sum(m.topic == SCORES for m in messages))
 
     async def _housekeeping(self) -> None:
         outcome = await self.processor.tick()

@@ -173,6 +173,7 @@ class Processor:
         for item in work.values():
             self.states.put(item.state)
         report = await self.sink.flush()
+        await self.states.flush()
         outcome.flushes.append(report)
         arrivals = [r.timestamp_ms for r in records if r.timestamp_ms is not None]
         self.hooks.flushed(report, arrivals, self.wall_clock_ms())
@@ -469,4 +470,5 @@ class Processor:
             for item in work.values():
                 self.states.put(item.state)
             outcome.flushes.append(await self.sink.flush())
+            await self.states.flush()
             return outcome

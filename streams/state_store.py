@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -16,6 +17,9 @@ class StateStore(Protocol):
     def states(self) -> Iterator[StudentState]: ...
 
     def __len__(self) -> int: ...
+
+    async def flush(self) -> None:
+        """Return once every `put` so far is durable."""
 
 
 class MemoryStates:
@@ -34,6 +38,9 @@ class MemoryStates:
     def __len__(self) -> int:
         return len(self._states)
 
+    async def flush(self) -> None:
+        return None
+
 
 class TableStates:
     """A Faust table holding live `StudentState` objects in memory.
@@ -45,6 +52,7 @@ class TableStates:
 
     def __init__(self, table: Any) -> None:
         self._table = table
+        self._in_flight: list[Any] = []
 
     def get(self, key: str) -> StudentState | None:
         data = self._table.data
@@ -57,7 +65,9 @@ class TableStates:
 
     def put(self, state: StudentState) -> None:
         self._table.data[state.key] = state
-        self._table.send_changelog(state.partition, state.key, state.to_dict())
+        self._in_flight.append(
+            self._table.send_changelog(state.partition, state.key, state.to_dict())
+        )
 
     def states(self) -> Iterator[StudentState]:
         for key in list(self._table.data.keys()):
@@ -67,3 +77,11 @@ class TableStates:
 
     def __len__(self) -> int:
         return len(self._table.data)
+
+    async def flush(self) -> None:
+        """Wait until the broker has every changelog record sent so far. Faust's own flush
+        before a commit gives up after a short wait, so offsets could otherwise be committed
+        past state that never reached the changelog."""
+        in_flight, self._in_flight = self._in_flight, []
+        if in_flight:
+            await asyncio.gather(*in_flight)

@@ -3,13 +3,16 @@ also when the worker is killed and restarted mid-stream."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from schemas.topics import INPUT_TOPICS
 from synthetic import iter_events, plan_institution, write_jsonl
+from tests.support.broker import group_lag
 from tests.support.clickhouse import open_clickhouse, rows
 from tests.support.worker import EngineEnv, WorkerProcess
 
@@ -129,14 +132,13 @@ def test_kill_and_restart_mid_stream_changes_nothing(
 
 def wait_consumed_after_restart(worker: WorkerProcess, env: EngineEnv, timeout: float = 240
                                 ) -> None:
-    """After a restart the worker re-reads from the last commit; wait until its lag is 0."""
+    """After a restart the worker re-reads from its last commit: wait until the group has
+    committed every input message, i.e. processed it."""
     deadline = time.monotonic() + timeout
+    lag = -1
     while time.monotonic() < deadline:
-        status, body = worker.get("/metrics")
-        lag_lines = [line for line in body.decode().splitlines()
-                     if line.startswith("engage_consumer_lag{")]
-        if status == 200 and lag_lines and all(float(x.rsplit(" ", 1)[1]) == 0 for x in lag_lines):
-            time.sleep(2)
+        lag = asyncio.run(group_lag(env.bootstrap, "engage-test-worker", INPUT_TOPICS))
+        if lag == 0:
             return
         time.sleep(1)
-    raise AssertionError(f"worker did not catch up:\n{worker.log()}")
+    raise AssertionError(f"worker did not catch up (lag {lag}):\n{worker.log()}")

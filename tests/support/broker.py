@@ -54,3 +54,30 @@ def start_broker(state_dir: Path) -> Broker:
     broker = Broker(f"127.0.0.1:{free_port(pairs=True)}", state_dir)
     broker.start()
     return broker
+
+
+async def group_lag(bootstrap: str, group: str, topics: tuple[str, ...]) -> int:
+    """Messages on `topics` not yet committed by the consumer group (all of them when the
+    group has committed nothing)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        described = await admin.describe_topics(list(topics))
+        partitions = [TopicPartition(d["topic"], p["partition"]) for d in described
+                      for p in d["partitions"]]
+        assert partitions, f"no partitions found for {topics}"
+        ends = await consumer.end_offsets(partitions)
+        lag = 0
+        for tp, end in ends.items():
+            meta = committed.get(tp)
+            lag += end - (meta.offset if meta is not None and meta.offset >= 0 else 0)
+        return lag
+    finally:
+        await consumer.stop()
+        await admin.close()
