@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import faust
+from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from schemas.topics import DEADLETTER, INPUT_TOPICS, REVIEW_ALERTS, SCORES
@@ -116,6 +117,7 @@ class EngineWorker:
             hooks=MetricHooks(self.metrics),
             rollover_quiet_seconds=settings.rollover_quiet_seconds,
             rules_settle_seconds=settings.rules_settle_seconds,
+            highwater=self._highwater,
         )
         self.input_topic = self.app.topic(
             *INPUT_TOPICS,
@@ -176,6 +178,13 @@ class EngineWorker:
             if position is not None and highwater is not None:
                 self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)
                                                  ).set(max(0, highwater - position))
+
+    def _highwater(self, topic: str, partition: int) -> int | None:
+        try:
+            value = self.app.consumer.highwater(TP(topic, partition))
+        except Exception:
+            return None
+        return int(value) if value is not None else None
 
     def is_ready(self) -> bool:
         try:

@@ -36,6 +36,7 @@ from sinks import queries
 from sinks.rows import activity_row, alert_row, upsert_measures, upsert_scores
 from sinks.writer import ClickHouseSink, FlushReport
 from streams.state_store import StateStore
+from streams.watermarks import EventTimeProgress, HighWater, no_lag
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ class Processor:
         wall_clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         rollover_quiet_seconds: float = 900.0,
         rules_settle_seconds: float = 6 * 3600,
+        highwater: HighWater = no_lag,
     ) -> None:
         self.tenants = tenants
         self.sink = sink
@@ -133,9 +135,10 @@ class Processor:
         self.rules_settle_ms = int(rules_settle_seconds * 1000)
         self.calendars = {name: LocalCalendar(cfg.timezone) for name, cfg in tenants.items()}
         # Derived from events, rebuilt after a restart; rule state lives in each student's state.
-        self.tenant_clock_ms: dict[str, int] = {}
-        self.tenant_swept_day: dict[str, date] = {}
-        self.last_event_wall_ms: dict[str, int] = {}
+        self.progress = EventTimeProgress()
+        self.swept_day: dict[str, date] = {}
+        self.highwater: HighWater = highwater
+        self.last_event_wall_ms: int | None = None
         self.lock = asyncio.Lock()
 
     # ------------------------------------------------------------------------------------
@@ -236,7 +239,8 @@ class Processor:
         now = from_ms(self.wall_clock_ms())
         at_ms = to_ms(event.occurred_at)
         day = item.calendar.day_of(at_ms)
-        self._advance_tenant_clock(event.tenant, at_ms)
+        self.progress.observe(record.topic, record.partition, record.offset, at_ms)
+        self.last_event_wall_ms = self.wall_clock_ms()
         if event.type in ENGAGEMENT_TYPES:
             if not allows(item.config.consent_mode, state.consent, event.occurred_at):
                 outcome.without_consent += 1
@@ -298,11 +302,6 @@ class Processor:
                 state.alerts, _ = resolve(state.alerts, event.alert_id, event.decision, day)
                 item.decisions.append((event.alert_id, str(event.decision), event.occurred_at))
 
-    def _advance_tenant_clock(self, tenant: str, at_ms: int) -> None:
-        if at_ms > self.tenant_clock_ms.get(tenant, 0):
-            self.tenant_clock_ms[tenant] = at_ms
-        self.last_event_wall_ms[tenant] = self.wall_clock_ms()
-
     # -- scoring ------------------------------------------------------------------------------
     async def _score(self, item: _StudentWork, now_ms: int, outcome: BatchOutcome) -> None:
         state = item.state
@@ -362,24 +361,30 @@ class Processor:
     # -- rules --------------------------------------------------------------------------------
     def _sweep_rollover(self, work: dict[str, _StudentWork], outcome: BatchOutcome,
                         now_ms: int) -> None:
-        """Evaluate the rules for every student in state once per completed local day.
+        """Evaluate the rules once per completed local day for every student in state.
 
-        A day counts as completed when the tenant's event time is `rules_settle` past its end,
-        so activity from topics consumed a little behind the others is in before judging."""
-        for tenant, clock_ms in self.tenant_clock_ms.items():
-            calendar = self.calendars[tenant]
-            completed = calendar.day_of(clock_ms - self.rules_settle_ms) - timedelta(days=1)
-            if self.tenant_swept_day.get(tenant) == completed:
+        A day counts as completed when the low watermark of event time (see
+        `streams.watermarks`) is `rules_settle` past its end."""
+        watermark = self.progress.watermark(self.highwater)
+        if watermark is None:
+            return
+        due: dict[str, date] = {}
+        for tenant, calendar in self.calendars.items():
+            completed = calendar.day_of(watermark - self.rules_settle_ms) - timedelta(days=1)
+            if self.swept_day.get(tenant) != completed:
+                due[tenant] = completed
+        if not due:
+            return
+        self.swept_day.update(due)
+        for state in self.states.states():
+            completed_day = due.get(state.tenant)
+            if completed_day is None:
                 continue
-            self.tenant_swept_day[tenant] = completed
-            config = self.tenants[tenant]
-            for state in self.states.states():
-                if state.tenant != tenant:
-                    continue
-                key = state.key
-                if key not in work:
-                    work[key] = _StudentWork(state, config, calendar)
-                self._evaluate(work[key], completed, outcome)
+            key = state.key
+            if key not in work:
+                work[key] = _StudentWork(state, self.tenants[state.tenant],
+                                         self.calendars[state.tenant])
+            self._evaluate(work[key], completed_day, outcome)
 
     def _evaluate(self, item: _StudentWork, completed: date, outcome: BatchOutcome) -> None:
         for day in days_to_evaluate(item.state, completed):
@@ -463,9 +468,9 @@ class Processor:
                 work[state.key] = item
             for item in work.values():
                 await self._score(item, now_ms, outcome)
-            for tenant, last_wall in list(self.last_event_wall_ms.items()):
-                if now_ms - last_wall >= self.rollover_quiet_ms:
-                    self.tenant_clock_ms[tenant] = max(self.tenant_clock_ms.get(tenant, 0), now_ms)
+            quiet_since = self.last_event_wall_ms
+            if quiet_since is not None and now_ms - quiet_since >= self.rollover_quiet_ms:
+                self.progress.advance_all(now_ms)
             self._sweep_rollover(work, outcome, now_ms)
             for item in work.values():
                 self.states.put(item.state)

@@ -1,0 +1,48 @@
+"""How far event time has got across every input topic and partition (the low watermark).
+
+Rules judge a day only once all activity for it is in. Topics and partitions are consumed at
+their own pace, so while any of them still has messages waiting (its high watermark is past
+the last offset processed), event time counts only as far as the slowest of those; once
+everything is consumed, as far as the newest event seen. A partition that is merely quiet
+never holds the others back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+TopicPartition = tuple[str, int]
+HighWater = Callable[[str, int], int | None]
+
+
+def no_lag(topic: str, partition: int) -> int | None:
+    return None
+
+
+@dataclass
+class EventTimeProgress:
+    newest_ms: dict[TopicPartition, int] = field(default_factory=dict)
+    next_offset: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def observe(self, topic: str, partition: int, offset: int, at_ms: int) -> None:
+        key = (topic, partition)
+        if at_ms > self.newest_ms.get(key, 0):
+            self.newest_ms[key] = at_ms
+        if offset + 1 > self.next_offset.get(key, 0):
+            self.next_offset[key] = offset + 1
+
+    def watermark(self, highwater: HighWater = no_lag) -> int | None:
+        if not self.newest_ms:
+            return None
+        behind = []
+        for key, newest in self.newest_ms.items():
+            end = highwater(*key)
+            if end is not None and end > self.next_offset.get(key, 0):
+                behind.append(newest)
+        return min(behind) if behind else max(self.newest_ms.values())
+
+    def advance_all(self, now_ms: int) -> None:
+        """The stream has been quiet: let the wall clock stand in for event time."""
+        for key, ms in self.newest_ms.items():
+            self.newest_ms[key] = max(ms, now_ms)
