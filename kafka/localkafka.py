@@ -88,7 +88,7 @@ def fetch_jars(state: Path) -> Path:
     lib.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
-            "mvn", "-q", "-B", "-f", str(HERE / "pom.xml"),
+            "mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(HERE / "pom.xml"),
             "dependency:copy-dependencies", "-DincludeScope=runtime",
             f"-DoutputDirectory={lib}",
         ],
