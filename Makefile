@@ -17,7 +17,7 @@ $(INSTALLED): pyproject.toml
 setup: $(INSTALLED)
 
 $(TOOLS): scripts/install-tools.sh | $(INSTALLED)
-	bash scripts/install-tools.sh $(VENV)
+	bash scripts/install-tools.sh
 	@touch $(TOOLS)
 
 tools: $(TOOLS)
@@ -38,11 +38,11 @@ lint: $(INSTALLED)
 unit: $(INSTALLED)
 	$(BIN)/pytest tests/unit -q
 
-integration: $(INSTALLED)
+integration: $(INSTALLED) $(TOOLS)
 	$(BIN)/pytest tests/integration -q
 
 # pytest exits 5 when it collects nothing; make treats that as the failure it is.
-test: $(INSTALLED) lint
+test: $(INSTALLED) $(TOOLS) lint
 	$(BIN)/pytest -q
 
 bench: $(INSTALLED)
