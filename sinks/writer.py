@@ -104,6 +104,11 @@ class ClickHouseSink:
         """Buffer a versioned row; a later row for the same key in this batch replaces it."""
         self._keyed.setdefault(table, {})[key] = row
 
+    def discard(self) -> None:
+        """Drop what is buffered (a failed batch is about to be redone)."""
+        self._buffers.clear()
+        self._keyed.clear()
+
     def pending_rows(self) -> int:
         return sum(map(len, self._buffers.values())) + sum(map(len, self._keyed.values()))
 

@@ -150,7 +150,7 @@ class EngineWorker:
                 )
                 for e in events
             ]
-            outcome = await self.processor.process(records)
+            outcome = await self.processor.process_isolating(records)
             await self.publish(outcome.messages)
             self.metrics.students_in_state.set(len(self.states))
             yield None

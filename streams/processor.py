@@ -146,6 +146,35 @@ class Processor:
         async with self.lock:
             return await self._process(records)
 
+    async def process_isolating(self, records: list[RawRecord]) -> BatchOutcome:
+        """Like `process`, but a record that makes processing fail is dead-lettered with the
+        error instead of stopping the stream: the batch is retried one record at a time."""
+        try:
+            return await self.process(records)
+        except Exception:
+            log.exception("a batch of %d records failed; retrying record by record",
+                          len(records))
+        self.sink.discard()
+        combined = BatchOutcome(consumed=len(records))
+        for record in records:
+            try:
+                outcome = await self.process([record])
+            except Exception as exc:
+                log.exception("record %s/%d@%d failed", record.topic, record.partition,
+                              record.offset)
+                self.sink.discard()
+                outcome = BatchOutcome()
+                async with self.lock:
+                    self._dead_letter(record, Rejection(DeadLetterReason.PROCESSING_FAILED,
+                                                        f"{type(exc).__name__}: {exc}"[:500]),
+                                      outcome)
+                    await self.sink.flush()
+            combined.messages += outcome.messages
+            combined.accepted += outcome.accepted
+            combined.dead_lettered += outcome.dead_lettered
+            combined.alerts += outcome.alerts
+        return combined
+
     async def _process(self, records: list[RawRecord]) -> BatchOutcome:
         outcome = BatchOutcome(consumed=len(records))
         now_ms = self.wall_clock_ms()

@@ -1,0 +1,245 @@
+"""`make bench`: throughput, latency, memory and alert quality on this machine, one JSON line.
+
+Starts its own Kafka broker and worker on free loopback ports, in a temporary folder, and stops
+them. `BENCH_STUDENTS` / `BENCH_DAYS` scale the synthetic institution.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sinks.clickhouse import connect  # noqa: E402
+from synthetic import ground_truth, iter_events, plan_institution, write_jsonl  # noqa: E402
+
+STUDENTS = int(os.environ.get("BENCH_STUDENTS", "2000"))
+DAYS = int(os.environ.get("BENCH_DAYS", "28"))
+LATENCY_EPS = int(os.environ.get("BENCH_LATENCY_EPS", "2000"))
+LATENCY_SECONDS = int(os.environ.get("BENCH_LATENCY_SECONDS", "30"))
+ENGAGEMENT_RULES = ("engagement_drop", "inactivity")
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+
+
+def metric(port: int, name: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    pattern = re.compile(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+-]+)$", re.MULTILINE)
+    return sum(float(v) for v in pattern.findall(text))
+
+
+def histogram_buckets(port: int, name: str) -> list[tuple[float, float]]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return sorted(
+        (float("inf") if le == "+Inf" else float(le), float(count))
+        for le, count in re.findall(rf'^{name}_bucket{{le="([^"]+)"}} ([0-9.e+-]+)$', text,
+                                    re.MULTILINE))
+
+
+def quantiles_between(before: list[tuple[float, float]], after: list[tuple[float, float]],
+                      quantiles: list[float]) -> list[float]:
+    """Quantiles of the observations made between two snapshots of a cumulative histogram,
+    interpolated within buckets as Prometheus's histogram_quantile does."""
+    earlier = dict(before)
+    buckets = [(le, count - earlier.get(le, 0.0)) for le, count in after]
+    total = buckets[-1][1]
+    results = []
+    for q in quantiles:
+        rank, previous_le, previous_count = q * total, 0.0, 0.0
+        for le, count in buckets:
+            if count >= rank:
+                if le == float("inf"):
+                    results.append(previous_le)
+                else:
+                    share = (rank - previous_count) / max(count - previous_count, 1e-9)
+                    results.append(previous_le + (le - previous_le) * share)
+                break
+            previous_le, previous_count = le, count
+    return results
+
+
+async def raw_consume_eps(bootstrap: str, topic: str, expected: int) -> float:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest",
+                                max_partition_fetch_bytes=8 * 1024 * 1024)
+    await consumer.start()
+    seen, first = 0, 0.0
+    try:
+        while seen < expected:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=100_000)
+            for records in batch.values():
+                if not first:
+                    first = time.perf_counter()
+                seen += len(records)
+    finally:
+        await consumer.stop()
+    return seen / (time.perf_counter() - first)
+
+
+async def paced_clicks(bootstrap: str, eps: int, seconds: int) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    sent = 0
+    started = time.perf_counter()
+    try:
+        while time.perf_counter() - started < seconds:
+            due = int((time.perf_counter() - started) * eps)
+            now = datetime.now(tz=UTC).isoformat()
+            while sent < due:
+                student = f"s{sent % STUDENTS + 1:05d}"
+                value = json.dumps({"event_id": f"live-{sent}", "type": "vle.click",
+                                    "tenant": "demo-university", "student_id": student,
+                                    "occurred_at": now, "module": "BIO1001"}).encode()
+                await producer.send("engage.vle.clicks", value,
+                                    key=f"demo-university:{student}".encode())
+                sent += 1
+            await asyncio.sleep(0.01)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+def alert_quality(clickhouse: Path) -> dict[str, float | None]:
+    plan = plan_institution(STUDENTS, DAYS, seed=7)
+    truth = {t.student_id: t.disengage_day for t in ground_truth(plan)}
+    client = connect(f"chdb://{clickhouse}", "engage")
+    try:
+        rows = client.query(
+            "SELECT student_id, min(day) FROM review_queue FINAL WHERE rule IN "
+            "('engagement_drop', 'inactivity') GROUP BY student_id").result_rows
+    finally:
+        client.close()
+    alerted = {student: day for student, day in rows}
+    hits = set(alerted) & set(truth)
+    delays = [(alerted[s] - truth[s]).days for s in hits]
+    return {
+        "alert_precision": round(len(hits) / len(alerted), 3) if alerted else None,
+        "alert_recall": round(len(hits) / len(truth), 3) if truth else None,
+        "alert_median_delay_days": statistics.median(delays) if delays else None,
+        "disengaged_students": len(truth),
+    }
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="engage-bench-"))
+    bootstrap = f"127.0.0.1:{free_port()}"
+    web_port = free_port()
+    env = dict(os.environ, ENGAGE_KAFKA_BOOTSTRAP=bootstrap, ENGAGE_WEB_PORT=str(web_port),
+               ENGAGE_CLICKHOUSE_URL=f"chdb://{work / 'clickhouse'}",
+               ENGAGE_DATA_DIR=str(work / "worker"), ENGAGE_WORKER_ID="engage-bench")
+    kafka = [sys.executable, str(ROOT / "kafka" / "localkafka.py"), "--dir", str(work / "kafka"),
+             "--bootstrap", bootstrap]
+    subprocess.run([*kafka[:2], "up", *kafka[2:]], check=True, stdout=subprocess.DEVNULL)
+    worker = None
+    result: dict[str, object] = {"students": STUDENTS, "days": DAYS,
+                                 "machine_cores": os.cpu_count()}
+    try:
+        plan = plan_institution(STUDENTS, DAYS, seed=7)
+        events_file = work / "events.jsonl"
+        total = write_jsonl(iter_events(plan), events_file)
+        clicks = sum(1 for line in events_file.open() if '"vle.click"' in line)
+        result["events"] = total
+        log(f"generated {total} events ({clicks} clicks); producing")
+        subprocess.run([sys.executable, "-m", "streams.cli", "produce", "--events",
+                        str(events_file)], env=env, cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+        result["raw_consume_eps"] = round(asyncio.run(
+            raw_consume_eps(bootstrap, "engage.vle.clicks", clicks)))
+        log(f"raw consume: {result['raw_consume_eps']} events/s")
+        noop = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_noop.py"),
+                               bootstrap, "engage.vle.clicks", str(clicks)],
+                              capture_output=True, text=True, cwd=ROOT, timeout=900)
+        found = re.search(r"NOOP_EPS ([0-9.]+)", noop.stdout)
+        result["faust_noop_eps"] = round(float(found.group(1))) if found else None
+        log(f"faust no-op: {result['faust_noop_eps']} events/s")
+
+        worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
+                                  cwd=ROOT, stdout=(work / "worker.log").open("wb"),
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+        first = None
+        while True:
+            try:
+                seen = metric(web_port, "engage_events_consumed_total") + metric(
+                    web_port, "engage_events_dead_lettered_total")
+            except OSError:
+                seen = 0
+            if seen and first is None:
+                first = time.perf_counter()
+            if seen >= total:
+                break
+            if worker.poll() is not None:
+                raise SystemExit("worker stopped; see worker.log")
+            time.sleep(0.2)
+        assert first is not None
+        e2e = total / (time.perf_counter() - first)
+        result["e2e_eps"] = round(e2e)
+        if result["faust_noop_eps"]:
+            result["e2e_ratio"] = round(e2e / float(result["faust_noop_eps"]), 3)
+        result["wire_ratio"] = round(e2e / float(result["raw_consume_eps"]), 4)
+        log(f"end to end: {result['e2e_eps']} events/s")
+
+        before = metric(web_port, "engage_event_to_sink_seconds_count")
+        snapshot = histogram_buckets(web_port, "engage_event_to_sink_seconds")
+        sent = asyncio.run(paced_clicks(bootstrap, LATENCY_EPS, LATENCY_SECONDS))
+        while metric(web_port, "engage_event_to_sink_seconds_count") < before + sent:
+            time.sleep(0.5)
+        p50, p95, p99 = quantiles_between(
+            snapshot, histogram_buckets(web_port, "engage_event_to_sink_seconds"),
+            [0.5, 0.95, 0.99])
+        result.update(latency_offered_eps=LATENCY_EPS, latency_p50_s=round(p50, 3),
+                      latency_p95_s=round(p95, 3), latency_p99_s=round(p99, 3))
+        result["students_in_state"] = int(metric(web_port, "engage_students_in_state"))
+        result["peak_rss_mb"] = round(peak_rss_mb(worker.pid), 1)
+    finally:
+        if worker is not None and worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=60)
+        subprocess.run([*kafka[:2], "down", *kafka[2:]], check=False, stdout=subprocess.DEVNULL)
+    result.update(alert_quality(work / "clickhouse"))
+    shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

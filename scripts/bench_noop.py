@@ -1,0 +1,32 @@
+"""The framework ceiling: a Faust agent on one topic that does nothing with its events."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import faust
+
+bootstrap, topic_name, expected = sys.argv[1], sys.argv[2], int(sys.argv[3])
+app = faust.App("engage-bench-noop", broker=f"kafka://{bootstrap}", store="memory://",
+                web_enabled=False, consumer_auto_offset_reset="earliest",
+                topic_disable_leader=True)
+topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
+seen = {"count": 0, "first": 0.0}
+
+
+@app.agent(topic)
+async def noop(stream):  # type: ignore[no-untyped-def]
+    async for events in stream.take_events(5000, within=0.25):
+        if not seen["count"]:
+            seen["first"] = time.perf_counter()
+        seen["count"] += len(events)
+        if seen["count"] >= expected:
+            elapsed = time.perf_counter() - seen["first"]
+            print(f"NOOP_EPS {seen['count'] / elapsed:.1f}", flush=True)
+            await app.stop()
+            return
+
+
+if __name__ == "__main__":
+    faust.Worker(app, loglevel="error", quiet=True).execute_from_commandline()
