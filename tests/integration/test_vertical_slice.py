@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,7 +50,17 @@ def test_clicks_flow_from_kafka_to_clickhouse(engine_env: EngineEnv, worker: Wor
     today = explained["days"][-1]
     assert today["ele_minutes"] == pytest.approx(13.0)
     assert today["ele_minutes_by_module"] == {"A": 8.5, "B": 4.5}
+    explain_args = ("explain", "--tenant", "uni-test", "--student", "s1", "--date",
+                    "2026-10-06", "--json")
+    while_running = json.loads(engine_env.engage(*explain_args).stdout)
+    assert while_running["days"][-1]["ele_minutes"] == pytest.approx(13.0)
+    assert while_running["coefficients"] == {"ele_minutes": 0.446, "app_choices": 0.068,
+                                             "event_checkins": 1.11}
     worker.stop()
+    assert json.loads(engine_env.engage(*explain_args).stdout) == while_running
+    readable = engine_env.engage(*explain_args[:-1]).stdout
+    assert "score_7d = (" in readable
+    assert "0.446 x 13.00" in readable
 
     with open_clickhouse(engine_env.clickhouse_path) as client:
         measured = rows(client, "SELECT student_id, ele_minutes FROM daily_measures FINAL "
