@@ -39,18 +39,22 @@ TEST_TENANTS = {
 
 
 @pytest.fixture
-def kafka(tmp_path: Path) -> Iterator[str]:
+def broker(tmp_path: Path) -> Iterator[Broker | None]:
     """A fresh broker per test, so topics never carry another test's events; an external
     broker can be given with ENGAGE_TEST_KAFKA_BOOTSTRAP (it must start empty)."""
-    external = os.environ.get("ENGAGE_TEST_KAFKA_BOOTSTRAP")
-    if external:
-        yield external
+    if os.environ.get("ENGAGE_TEST_KAFKA_BOOTSTRAP"):
+        yield None
         return
-    broker: Broker = start_broker(tmp_path / "kafka")
+    started = start_broker(tmp_path / "kafka")
     try:
-        yield broker.bootstrap
+        yield started
     finally:
-        broker.stop()
+        started.stop()
+
+
+@pytest.fixture
+def kafka(broker: Broker | None) -> str:
+    return broker.bootstrap if broker else os.environ["ENGAGE_TEST_KAFKA_BOOTSTRAP"]
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from schemas.topics import INPUT_TOPICS
 from synthetic import iter_events, plan_institution, write_jsonl
-from tests.support.broker import group_lag
+from tests.support.broker import Broker, group_lag
 from tests.support.clickhouse import open_clickhouse, rows
 from tests.support.worker import EngineEnv, WorkerProcess
 
@@ -142,3 +142,25 @@ def wait_consumed_after_restart(worker: WorkerProcess, env: EngineEnv, timeout: 
             return
         time.sleep(1)
     raise AssertionError(f"worker did not catch up (lag {lag}):\n{worker.log()}")
+
+
+def test_a_broker_restart_mid_stream_loses_nothing(
+    demo_env: EngineEnv, institution: tuple[Path, Path, int], tmp_path: Path,
+    broker: Broker | None,
+) -> None:
+    if broker is None:
+        pytest.skip("needs the test's own broker to restart it")
+    setup, activity, _ = institution
+    events = tmp_path / "institution.jsonl"
+    worker = WorkerProcess(demo_env).start()
+    try:
+        produce_in_order(demo_env, worker, setup, activity, 0)
+        broker.stop()
+        time.sleep(5)
+        broker.start()
+        wait_consumed_after_restart(worker, demo_env)
+        assert worker.proc is not None
+        assert worker.proc.poll() is None, "the worker should recover by itself"
+    finally:
+        worker.stop()
+    assert_same(snapshot(demo_env.clickhouse_path), backfilled(demo_env, events, tmp_path))
