@@ -59,3 +59,54 @@ def test_a_poison_record_is_dead_lettered_and_its_batch_survives(tenant_file: Pa
     assert outcome.dead_lettered == 1
     assert letters == [(1, "processing_failed", "ValueError: snapshot cannot be decoded")]
     assert stored == [("ok1",), ("ok2",)]
+
+
+class FlakyClient:
+    """The real ClickHouse client, with inserts refused while the 'server' is down."""
+
+    def __init__(self, client: object, failures: int) -> None:
+        self._client = client
+        self.failures = failures
+        self.refused = 0
+
+    def insert(self, *args: object, **kwargs: object) -> object:
+        if self.refused < self.failures:
+            from clickhouse_connect.driver.exceptions import OperationalError
+
+            self.refused += 1
+            raise OperationalError("connection refused")
+        return self._client.insert(*args, **kwargs)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+
+def test_failed_writes_are_retried_and_the_batch_waits_for_them(tenant_file: Path,
+                                                               tmp_path: Path) -> None:
+    path = tmp_path / "clickhouse"
+    real = connect(f"chdb://{path}", "engage")
+    migrate(real)
+    flaky = FlakyClient(real, failures=4)
+    errors: list[tuple[str, str]] = []
+    sink = ClickHouseSink(lambda: flaky, retry_max_seconds=0.5,
+                          on_error=lambda table, kind: errors.append((table, kind)))
+    processor = Processor(tenants=load_tenants(tenant_file), sink=sink, states=MemoryStates())
+    at = datetime.now(tz=UTC) - timedelta(hours=1)
+    records = [
+        RawRecord("engage.vle.clicks", 0, offset, b"uni-test:w1",
+                  json.dumps(event("vle.click", "w1", at + timedelta(minutes=offset),
+                                   module="BIO1001")).encode())
+        for offset in range(3)
+    ]
+    try:
+        outcome = asyncio.run(processor.process(records))
+        stored = sink.run_sync(lambda c: rows(c, "SELECT count() FROM activity FINAL"))
+        measured = sink.run_sync(lambda c: rows(c, "SELECT ele_minutes FROM daily_measures "
+                                                   "FINAL"))
+    finally:
+        sink.close()
+    assert flaky.refused == 4
+    assert errors[0][1] == "retryable"
+    assert outcome.accepted == 3
+    assert stored == [(3,)]
+    assert measured == [(4.0,)]  # 1 + 1 + the last click's 2 minutes
