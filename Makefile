@@ -49,7 +49,7 @@ bench: $(INSTALLED)
 	$(BIN)/python scripts/bench.py
 
 soak: $(INSTALLED)
-	ENGAGE_SOAK=1 $(BIN)/pytest tests/integration -q -k fault
+	ENGAGE_SOAK=1 $(BIN)/pytest tests/integration/test_stream_equals_backfill.py tests/integration/test_poison.py -q
 
 clean:
 	-$(PYTHON) kafka/localkafka.py down

@@ -4,6 +4,8 @@ also when the worker is killed and restarted mid-stream."""
 from __future__ import annotations
 
 import asyncio
+import os
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -116,13 +118,17 @@ def test_stream_equals_backfill(demo_env: EngineEnv, institution: tuple[Path, Pa
 def test_kill_and_restart_mid_stream_changes_nothing(
     demo_env: EngineEnv, institution: tuple[Path, Path, int], tmp_path: Path
 ) -> None:
-    setup, activity, count = institution
+    """SIGKILL the worker at random moments (twice here, five times under `make soak`)."""
+    setup, activity, _ = institution
     events = tmp_path / "institution.jsonl"
+    kills = 5 if os.environ.get("ENGAGE_SOAK") else 2
+    rng = random.Random(kills)
     worker = WorkerProcess(demo_env).start()
-    produce_in_order(demo_env, worker, setup, activity, count)
-    time.sleep(1.5)
-    worker.kill()
-    worker = WorkerProcess(demo_env).start()
+    produce_in_order(demo_env, worker, setup, activity, 0)
+    for _ in range(kills):
+        time.sleep(rng.uniform(0.5, 2.5))
+        worker.kill()
+        worker = WorkerProcess(demo_env).start()
     try:
         wait_consumed_after_restart(worker, demo_env)
     finally:
