@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -65,7 +66,7 @@ class TenantConfig(BaseModel):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
@@ -80,8 +81,8 @@ class TenantConfig(BaseModel):
         if not limits or limits[-1] is not None or None in limits[:-1]:
             raise ValueError("bands need ascending 'below' limits and a last band without one")
         bounded = [x for x in limits if x is not None]
-        if bounded != sorted(bounded):
-            raise ValueError("band limits must ascend")
+        if any(lower >= upper for lower, upper in itertools.pairwise(bounded)):
+            raise ValueError("band limits must ascend strictly")
         return self
 
 

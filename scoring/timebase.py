@@ -13,10 +13,14 @@ MINUTE_MS = 60_000
 DAY_MS = 86_400_000
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def to_ms(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValueError("event time must be timezone-aware")
-    return int(moment.timestamp() * 1000)
+    # Integer arithmetic: float seconds x 1000 can land just under a whole millisecond.
+    return (moment - EPOCH) // timedelta(milliseconds=1)
 
 
 def from_ms(ms: int) -> datetime:
