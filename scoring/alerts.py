@@ -1,17 +1,24 @@
 """The alert lifecycle per student: at most one open alert per rule, a cooldown after a
-resolution, and exemptions a tutor grants until a date."""
+resolution, and an exemption a tutor grants until a date (placement, illness).
+
+`AlertBook` is the whole lifecycle state; the stream snapshots it with `to_dict` and restores
+it exactly with `from_dict`.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
 from scoring.rules import RuleHit
 
+# Rules computed from engagement activity: they need consent and go on withdrawal.
+# `attendance` is the one rule that needs neither.
 ENGAGEMENT_RULES = frozenset({"engagement_drop", "inactivity", "engagement_rise"})
+# `acknowledged` means seen: the alert stays open. These close it and start the cooldown.
 CLOSING_DECISIONS = frozenset({"contacted", "referred", "dismissed"})
 
 
@@ -29,23 +36,32 @@ class AlertBook:
         }
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> AlertBook:
+    def from_dict(cls, raw: Mapping[str, Any]) -> AlertBook:
         until = raw.get("exempt_until")
         return cls(
-            open={rule: (v[0], date.fromisoformat(v[1])) for rule, v in raw["open"].items()},
-            resolved={rule: date.fromisoformat(d) for rule, d in raw["resolved"].items()},
+            open={rule: (aid, date.fromisoformat(day))
+                  for rule, (aid, day) in raw.get("open", {}).items()},
+            resolved={rule: date.fromisoformat(day)
+                      for rule, day in raw.get("resolved", {}).items()},
             exempt_until=date.fromisoformat(until) if until else None,
         )
 
 
 def alert_id_for(tenant: str, student_id: str, rule: str, day: date) -> str:
+    """The same student, rule and day always give the same id, so a replay raises the same
+    alert instead of a second one."""
     digest = hashlib.sha256(f"{tenant}|{student_id}|{rule}|{day.isoformat()}".encode())
     return f"al-{digest.hexdigest()[:20]}"
 
 
 def consider(book: AlertBook, hit: RuleHit, *, tenant: str, student_id: str,
              cooldown_days: int) -> tuple[AlertBook, str | None]:
-    """Whether a rule hit becomes a new alert; returns the book and the new alert's id."""
+    """Whether a rule hit becomes a new alert; returns the book and the new alert's id.
+
+    Nothing is raised on or before `exempt_until`, while an alert of the same rule is open, or
+    within `cooldown_days` of that rule's last resolution (from the resolution day plus
+    `cooldown_days` on, it may fire again).
+    """
     if book.exempt_until is not None and hit.day <= book.exempt_until:
         return book, None
     if hit.rule in book.open:
@@ -59,8 +75,9 @@ def consider(book: AlertBook, hit: RuleHit, *, tenant: str, student_id: str,
 
 def resolve(book: AlertBook, alert_id: str, decision: str, day: date
             ) -> tuple[AlertBook, str | None]:
-    """A tutor's decision: `acknowledged` keeps the alert open; the others close it and
-    start the cooldown. Returns the rule closed, if any."""
+    """A tutor's decision on `day`: `acknowledged` keeps the alert open; `contacted`,
+    `referred` and `dismissed` close it and start its rule's cooldown. Returns the rule closed,
+    or None (also for an alert id that is not open, which changes nothing)."""
     if decision not in CLOSING_DECISIONS:
         return book, None
     for rule, (open_id, _) in book.open.items():
@@ -71,6 +88,8 @@ def resolve(book: AlertBook, alert_id: str, decision: str, day: date
 
 
 def exempt(book: AlertBook, until: date) -> AlertBook:
+    """No alert is raised on any day up to and including `until`; a later exemption replaces
+    an earlier one."""
     return replace(book, exempt_until=until)
 
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from sinks.clickhouse import connect  # noqa: E402
 from synthetic import ground_truth, iter_events, plan_institution, write_jsonl  # noqa: E402
 
-STUDENTS = int(os.environ.get("BENCH_STUDENTS", "2000"))
+STUDENTS = int(os.environ.get("BENCH_STUDENTS", "1000"))
 DAYS = int(os.environ.get("BENCH_DAYS", "28"))
 LATENCY_EPS = int(os.environ.get("BENCH_LATENCY_EPS", "2000"))
 LATENCY_SECONDS = int(os.environ.get("BENCH_LATENCY_SECONDS", "30"))
