@@ -9,7 +9,7 @@ import time
 import faust
 
 bootstrap, topic_name, expected = sys.argv[1], sys.argv[2], int(sys.argv[3])
-app = faust.App("engage-bench-noop", broker=f"kafka://{bootstrap}", store="memory://",
+app = faust.App(f"engage-bench-noop-{os.getpid()}", broker=f"kafka://{bootstrap}", store="memory://",
                 web_enabled=False, consumer_auto_offset_reset="earliest",
                 topic_disable_leader=True, topic_partitions=6)
 topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
@@ -24,7 +24,8 @@ async def noop(stream):  # type: ignore[no-untyped-def]
         seen["count"] += len(events)
         if seen["count"] >= expected:
             elapsed = time.perf_counter() - seen["first"]
-            print(f"NOOP_EPS {seen['count'] / elapsed:.1f}", flush=True)
+            # The Faust worker redirects sys.stdout into its logger: write to the fd itself.
+            os.write(1, f"NOOP_EPS {seen['count'] / elapsed:.1f}\n".encode())
             # Stopping the app from inside its own agent waits on that agent; just leave.
             os._exit(0)
 
