@@ -52,7 +52,7 @@ def _describe(error: ValidationError) -> Rejection:
     return Rejection(DeadLetterReason.SCHEMA_VIOLATION, "; ".join(parts)[:MAX_DETAIL])
 
 
-def _not_in_future(event: Event, now: datetime, max_future: timedelta) -> Event | Rejection:
+def not_in_future(event: Event, now: datetime, max_future: timedelta) -> Event | Rejection:
     if event.occurred_at > now + max_future:
         return Rejection(
             DeadLetterReason.FUTURE_TIMESTAMP,
@@ -71,7 +71,7 @@ def parse_event(value: bytes | str, *, now: datetime,
         if rejection.reason is DeadLetterReason.SCHEMA_VIOLATION and not _is_object(value):
             return Rejection(DeadLetterReason.SCHEMA_VIOLATION, "an event must be a JSON object")
         return rejection
-    return _not_in_future(event, now, max_future)
+    return not_in_future(event, now, max_future)
 
 
 def _is_object(value: bytes | str) -> bool:
@@ -87,7 +87,7 @@ def parse_event_object(obj: Any, *, now: datetime,
         event = EVENT_ADAPTER.validate_python(obj)
     except ValidationError as error:
         return _describe(error)
-    return _not_in_future(event, now, max_future)
+    return not_in_future(event, now, max_future)
 
 
 def check_envelope(event: Event, *, topic: str, key: bytes | None) -> Rejection | None:

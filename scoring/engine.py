@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from scoring.alerts import ENGAGEMENT_RULES, alert_id_for, consider
-from scoring.config import Measure, TenantConfig
+from scoring.alerts import consider
+from scoring.config import TenantConfig
 from scoring.consent import allows
 from scoring.measures import DayTotals
 from scoring.rules import RuleHit, attendance, engagement_drop, engagement_rise, inactivity
@@ -85,10 +85,6 @@ def score_rows(state: StudentState, days: Iterable[date], config: TenantConfig) 
     return rows
 
 
-def coefficients_of(state: StudentState, config: TenantConfig, day: date) -> dict[Measure, float]:
-    return coefficients_for(config, state.college, day)
-
-
 def score_history(state: StudentState, through: date, days: int) -> dict[date, float]:
     return {
         through - timedelta(days=back): score_7d(state.daily_scores, through - timedelta(days=back))
@@ -144,20 +140,3 @@ def days_to_evaluate(state: StudentState, completed_through: date) -> list[date]
         days.append(day)
         day += timedelta(days=1)
     return days
-
-
-def is_engagement_rule(rule: str) -> bool:
-    return rule in ENGAGEMENT_RULES
-
-
-__all__ = [
-    "MeasureRow",
-    "RaisedAlert",
-    "ScoreRow",
-    "alert_id_for",
-    "days_to_evaluate",
-    "evaluate_day",
-    "is_engagement_rule",
-    "measure_days",
-    "score_rows",
-]

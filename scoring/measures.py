@@ -15,6 +15,15 @@ class Kind(StrEnum):
     CHECKIN = "checkin"
 
 
+# The event types that are scored activity; `event.registered` is engagement data (consent
+# applies, it is stored) but never counts.
+KIND_OF_EVENT_TYPE: dict[str, Kind] = {
+    "vle.click": Kind.CLICK,
+    "app.menu_choice": Kind.APP,
+    "event.checkin": Kind.CHECKIN,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Activity:
     """One engagement event: a VLE click, an app menu choice or an event check-in."""

@@ -197,6 +197,13 @@ def view(
     return {d: shown.get(d, DayTotals()) for d in wanted}
 
 
+def last_click_counted(state: ActivityState, clock_ms: int) -> bool:
+    """Whether the view at `clock_ms` already shows the last click's 2 minutes (or there is
+    no click waiting for them)."""
+    last_click = last_click_ms(state)
+    return last_click is None or clock_ms - last_click >= GAP_MS
+
+
 def tail_is_open(state: ActivityState) -> bool:
     return bool(state.pending) or state.open_click is not None
 

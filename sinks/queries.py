@@ -12,9 +12,8 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from scoring.alerts import ENGAGEMENT_RULES
-from scoring.measures import Activity, Kind
+from scoring.measures import KIND_OF_EVENT_TYPE, Activity
 
-KIND_OF_TYPE = {"vle.click": Kind.CLICK, "app.menu_choice": Kind.APP, "event.checkin": Kind.CHECKIN}
 ENGAGEMENT_TABLES = ("activity", "daily_measures", "daily_scores")
 
 
@@ -26,11 +25,12 @@ def engagement_activity(
         "SELECT event_id, type, toUnixTimestamp64Milli(occurred_at), module FROM activity FINAL "
         "WHERE tenant = {tenant:String} AND student_id = {student:String} "
         "AND occurred_at >= {since:DateTime64(3, 'UTC')} "
-        "AND type IN ('vle.click', 'app.menu_choice', 'event.checkin')",
-        parameters={"tenant": tenant, "student": student_id, "since": since},
+        "AND type IN {types:Array(String)}",
+        parameters={"tenant": tenant, "student": student_id, "since": since,
+                    "types": list(KIND_OF_EVENT_TYPE)},
     )
     return [
-        Activity(event_id, KIND_OF_TYPE[kind], int(at_ms), module)
+        Activity(event_id, KIND_OF_EVENT_TYPE[kind], int(at_ms), module)
         for event_id, kind, at_ms, module in result.result_rows
     ]
 

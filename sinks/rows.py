@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from scoring.engine import MeasureRow, RaisedAlert, ScoreRow
@@ -59,7 +59,3 @@ def alert_row(
         json.dumps(alert.hit.evidence, sort_keys=True), "pending_review", created_at, created_at,
         version,
     ]
-
-
-def utc_now() -> datetime:
-    return datetime.now(tz=UTC)

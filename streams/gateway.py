@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from faust.web import Request
 
-from schemas.decode import DeadLetterReason, Rejection, parse_event_object
+from schemas.decode import DeadLetterReason, Rejection, not_in_future, parse_event_object
 from schemas.events import Event
 from schemas.topics import TOPIC_FOR_TYPE
 from schemas.xapi import IgnoredStatement, map_statement
@@ -92,45 +93,73 @@ def _check(worker: EngineWorker, parsed: Event | Rejection, token: str | None
     return parsed
 
 
+Outcome = Event | Rejection | IgnoredStatement
+
+
 def _rejected(index: int, rejection: Rejection) -> Result:
     return {"index": index, "status": "rejected", "reason": str(rejection.reason),
             "detail": rejection.detail}
 
 
-def _status(results: list[Result]) -> int:
-    if results and all(r.get("reason") == "unauthorized" for r in results):
-        return 401
-    return 200
-
-
-async def handle_events(worker: EngineWorker, request: Request) -> tuple[int, Result]:
+async def _body_objects(worker: EngineWorker, request: Request, what: str
+                        ) -> list[Any] | tuple[int, Result]:
     body = await _read_body(worker, request)
     if isinstance(body, tuple):
         return body
     objects = _parse_objects(body)
     if objects is None:
-        return 400, {"error": "body must be a JSON array of events, or JSON lines"}
-    now = from_ms(worker.processor.wall_clock_ms())
-    token = _bearer(request)
+        return 400, {"error": f"body must be {what}"}
+    return objects
+
+
+async def _answer(worker: EngineWorker, outcomes: list[tuple[Outcome, bytes]]) -> Result:
+    """Per-item results; the accepted events are produced (and acknowledged) first."""
     results: list[Result] = []
     accepted: list[tuple[Event, bytes]] = []
-    for index, obj in enumerate(objects):
-        checked = _check(
-            worker,
-            parse_event_object(obj, now=now, max_future=worker.processor.max_future),
-            token,
-        )
-        if isinstance(checked, Rejection):
-            results.append(_rejected(index, checked))
-            continue
-        accepted.append((checked, json.dumps(obj, separators=(",", ":")).encode()))
-        results.append({"index": index, "status": "accepted", "event_id": checked.event_id})
+    for index, (outcome, value) in enumerate(outcomes):
+        if isinstance(outcome, IgnoredStatement):
+            results.append({"index": index, "status": "ignored", "verb": outcome.verb,
+                            "detail": outcome.reason})
+        elif isinstance(outcome, Rejection):
+            results.append(_rejected(index, outcome))
+        else:
+            accepted.append((outcome, value))
+            results.append({"index": index, "status": "accepted", "type": outcome.type,
+                            "event_id": outcome.event_id})
     await _produce(worker, accepted)
-    return _status(results), {
+    return {
         "accepted": len(accepted),
-        "rejected": len(results) - len(accepted),
+        "ignored": sum(r["status"] == "ignored" for r in results),
+        "rejected": sum(r["status"] == "rejected" for r in results),
         "results": results,
     }
+
+
+async def handle_events(worker: EngineWorker, request: Request) -> tuple[int, Result]:
+    objects = await _body_objects(worker, request, "a JSON array of events, or JSON lines")
+    if isinstance(objects, tuple):
+        return objects
+    now = from_ms(worker.processor.wall_clock_ms())
+    token = _bearer(request)
+    outcomes: list[tuple[Outcome, bytes]] = [
+        (_check(worker, parse_event_object(obj, now=now, max_future=worker.processor.max_future),
+                token),
+         json.dumps(obj, separators=(",", ":")).encode())
+        for obj in objects
+    ]
+    answer = await _answer(worker, outcomes)
+    unauthorised = all(r.get("reason") == "unauthorized" for r in answer["results"])
+    return (401 if answer["results"] and unauthorised else 200), answer
+
+
+def _from_statement(statement: Any, tenant: str, now: datetime, max_future: timedelta
+                    ) -> Outcome:
+    if not isinstance(statement, dict):
+        return Rejection(DeadLetterReason.SCHEMA_VIOLATION, "a statement must be a JSON object")
+    mapped = map_statement(statement, tenant=tenant)
+    if isinstance(mapped, IgnoredStatement | Rejection):
+        return mapped
+    return not_in_future(mapped, now, max_future)
 
 
 async def handle_xapi(worker: EngineWorker, request: Request) -> tuple[int, Result]:
@@ -139,41 +168,15 @@ async def handle_xapi(worker: EngineWorker, request: Request) -> tuple[int, Resu
         return 400, {"error": "name a configured tenant with ?tenant= or X-Engage-Tenant"}
     if not _authorised(worker, tenant, _bearer(request)):
         return 401, {"error": "missing or wrong bearer token for this tenant"}
-    body = await _read_body(worker, request)
-    if isinstance(body, tuple):
-        return body
-    objects = _parse_objects(body)
-    if objects is None:
-        return 400, {"error": "body must be an xAPI statement or an array of statements"}
+    objects = await _body_objects(worker, request,
+                                  "an xAPI statement or an array of statements")
+    if isinstance(objects, tuple):
+        return objects
     now = from_ms(worker.processor.wall_clock_ms())
-    results: list[Result] = []
-    accepted: list[tuple[Event, bytes]] = []
-    for index, statement in enumerate(objects):
-        if not isinstance(statement, dict):
-            results.append({"index": index, "status": "rejected", "reason": "schema_violation",
-                            "detail": "a statement must be a JSON object"})
-            continue
-        mapped = map_statement(statement, tenant=tenant)
-        if isinstance(mapped, IgnoredStatement):
-            results.append({"index": index, "status": "ignored", "verb": mapped.verb,
-                            "detail": mapped.reason})
-            continue
-        if isinstance(mapped, Rejection):
-            results.append(_rejected(index, mapped))
-            continue
-        value = mapped.model_dump_json().encode()
-        checked = parse_event_object(json.loads(value), now=now,
-                                     max_future=worker.processor.max_future)
-        if isinstance(checked, Rejection):
-            results.append(_rejected(index, checked))
-            continue
-        accepted.append((checked, value))
-        results.append({"index": index, "status": "accepted", "type": checked.type,
-                        "event_id": checked.event_id})
-    await _produce(worker, accepted)
-    return 200, {
-        "accepted": len(accepted),
-        "ignored": sum(r["status"] == "ignored" for r in results),
-        "rejected": sum(r["status"] == "rejected" for r in results),
-        "results": results,
-    }
+    outcomes: list[tuple[Outcome, bytes]] = []
+    for statement in objects:
+        outcome = _from_statement(statement, tenant, now, worker.processor.max_future)
+        value = outcome.model_dump_json().encode() if not isinstance(
+            outcome, IgnoredStatement | Rejection) else b""
+        outcomes.append((outcome, value))
+    return 200, await _answer(worker, outcomes)

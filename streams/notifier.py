@@ -20,18 +20,17 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.records import ReviewAlert
 from schemas.topics import REVIEW_ALERTS
 from scoring.config import NotifyConfig
-from streams.metrics import NotifierMetrics
+from streams.metrics import EXPOSITION_TYPE, NotifierMetrics, render
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
-EXPOSITION_TYPE = "text/plain; version=0.0.4"
 
 
 class SmtpSettings(BaseSettings):
@@ -170,8 +169,7 @@ def digest_interval(settings: Settings) -> float:
 
 async def _serve_metrics(notifier: Notifier) -> web.AppRunner:
     async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(notifier.registry),
-                            content_type=EXPOSITION_TYPE.split(";")[0],
+        return web.Response(body=render(notifier.registry),
                             headers={"Content-Type": EXPOSITION_TYPE})
 
     async def health(_: web.Request) -> web.Response:

@@ -26,10 +26,10 @@ from scoring.alerts import ENGAGEMENT_RULES, exempt, forget_rules, resolve
 from scoring.config import TenantConfig
 from scoring.consent import ConsentTransition, allows, apply_change
 from scoring.engine import RaisedAlert, ScoreRow, days_to_evaluate, evaluate_day, measure_days
-from scoring.measures import Activity, Kind
+from scoring.measures import KIND_OF_EVENT_TYPE, Activity
 from scoring.roster_policy import drop_reason, filter_roster_fields
 from scoring.rules import AttendanceMark
-from scoring.sessionize import apply, last_click_ms, prune, rebuild_from, tail_is_open
+from scoring.sessionize import apply, last_click_counted, last_click_ms, prune, rebuild_from
 from scoring.student import StudentState
 from scoring.timebase import LocalCalendar, from_ms, to_ms
 from sinks import queries
@@ -40,14 +40,8 @@ from streams.watermarks import EventTimeProgress, HighWater, no_lag
 
 log = logging.getLogger(__name__)
 
-ENGAGEMENT_KINDS = {
-    "vle.click": Kind.CLICK,
-    "app.menu_choice": Kind.APP,
-    "event.checkin": Kind.CHECKIN,
-}
-ENGAGEMENT_TYPES = {*ENGAGEMENT_KINDS, "event.registered"}
+ENGAGEMENT_TYPES = {*KIND_OF_EVENT_TYPE, "event.registered"}
 SETUP_TOPICS = frozenset({CONSENT, ROSTER})
-GAP_MS = 5 * 60_000
 
 
 def event_hash(event_id: str) -> int:
@@ -167,7 +161,7 @@ class Processor:
                 async with self.lock:
                     self._dead_letter(record, Rejection(DeadLetterReason.PROCESSING_FAILED,
                                                         f"{type(exc).__name__}: {exc}"[:500]),
-                                      outcome)
+                                      self.wall_clock_ms(), outcome)
                     await self.sink.flush()
             combined.messages += outcome.messages
             combined.accepted += outcome.accepted
@@ -190,7 +184,9 @@ class Processor:
             outcome.accepted += 1
             self.hooks.consumed(record.topic, event.type)
             item = self._work_for(work, event, record.partition)
-            self._take_event(item, event, record, outcome)
+            self._take_event(item, event, record, now, outcome)
+        if outcome.accepted:
+            self.last_event_wall_ms = now_ms
         stored = await self.sink.flush()
         outcome.flushes.append(stored)
         self.hooks.flushed(stored, [], now_ms)
@@ -218,22 +214,24 @@ class Processor:
             max_future=self.max_future,
         )
         if isinstance(result, Rejection):
-            self._dead_letter(record, result, outcome)
+            self._dead_letter(record, result, now_ms, outcome)
             return None
         if result.tenant not in self.tenants:
             self._dead_letter(
                 record,
                 Rejection(DeadLetterReason.UNKNOWN_TENANT,
                           f"tenant {result.tenant!r} is not in the tenant configuration"),
+                now_ms,
                 outcome,
             )
             return None
         return result
 
-    def _dead_letter(self, record: RawRecord, rejection: Rejection, outcome: BatchOutcome) -> None:
+    def _dead_letter(self, record: RawRecord, rejection: Rejection, now_ms: int,
+                     outcome: BatchOutcome) -> None:
         letter = DeadLetterRecord.from_raw(
             record.value, record.key, record.topic, record.partition, record.offset, rejection,
-            from_ms(self.wall_clock_ms()),
+            from_ms(now_ms),
         )
         self.sink.add(
             "dead_letters",
@@ -262,14 +260,12 @@ class Processor:
         item.state.partition = partition
         return item
 
-    def _take_event(self, item: _StudentWork, event: Event, record: RawRecord,
+    def _take_event(self, item: _StudentWork, event: Event, record: RawRecord, now: datetime,
                     outcome: BatchOutcome) -> None:
         state, sink = item.state, self.sink
-        now = from_ms(self.wall_clock_ms())
         at_ms = to_ms(event.occurred_at)
         day = item.calendar.day_of(at_ms)
         self.progress.observe(record.topic, record.partition, record.offset, at_ms)
-        self.last_event_wall_ms = self.wall_clock_ms()
         if event.type in ENGAGEMENT_TYPES:
             if not allows(item.config.consent_mode, state.consent, event.occurred_at):
                 outcome.without_consent += 1
@@ -278,7 +274,7 @@ class Processor:
                                                 event_hash(event.event_id)])
                 return
             sink.add("activity", activity_row(event, day, now, sink.versions.next()))
-            kind = ENGAGEMENT_KINDS.get(event.type)
+            kind = KIND_OF_EVENT_TYPE.get(event.type)
             if kind is not None:
                 item.activities.append(
                     Activity(event.event_id, kind, at_ms, getattr(event, "module", None))
@@ -359,8 +355,7 @@ class Processor:
         upsert_scores(self.sink, state.tenant, state.student_id, scores)
         prune(state.activity, item.calendar)
         self._publish_scores(state, scores, touched, outcome)
-        last_click = last_click_ms(state.activity)
-        state.tail_shown_closed = last_click is None or clock_ms - last_click >= GAP_MS
+        state.tail_shown_closed = last_click_counted(state.activity, clock_ms)
 
     async def _refold(self, item: _StudentWork, late: list[Activity]) -> set[date]:
         state = item.state
@@ -486,10 +481,9 @@ class Processor:
             now_ms = self.wall_clock_ms()
             work: dict[str, _StudentWork] = {}
             for state in self.states.states():
-                if state.tail_shown_closed or not tail_is_open(state.activity):
-                    continue
                 last_click = last_click_ms(state.activity)
-                if last_click is None or now_ms - last_click < GAP_MS:
+                if (state.tail_shown_closed or last_click is None
+                        or not last_click_counted(state.activity, now_ms)):
                     continue
                 item = _StudentWork(state, self.tenants[state.tenant],
                                     self.calendars[state.tenant])

@@ -8,15 +8,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from faust.web import Request, Response, View
-from prometheus_client import generate_latest
 
 from streams import gateway, readers
+from streams.metrics import EXPOSITION_TYPE, render
 
 if TYPE_CHECKING:
     from streams.app import EngineWorker
-
-# aiohttp sets the charset itself and refuses one inside content_type.
-EXPOSITION_TYPE = "text/plain; version=0.0.4"
 
 
 def register_routes(worker: EngineWorker) -> None:
@@ -36,7 +33,7 @@ def register_routes(worker: EngineWorker) -> None:
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
-            return self.bytes(generate_latest(worker.registry), content_type=EXPOSITION_TYPE)
+            return self.bytes(render(worker.registry), content_type=EXPOSITION_TYPE)
 
     @app.page("/v1/events")
     class Events(View):

@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_privacy import send
 from tests.support.events import event
-from tests.support.worker import EngineEnv, WorkerProcess
+from tests.support.worker import EngineEnv, WorkerProcess, send
 
 pytestmark = pytest.mark.integration
 TENANT = "optin-test"
@@ -57,11 +56,11 @@ def test_a_drop_raises_one_explained_alert_that_a_tutor_closes(
         for s in ("steady", "dropper", "private")
     ] + [event("consent.changed", s, start - timedelta(days=1), tenant=TENANT, granted=True)
          for s in ("steady", "dropper")]
-    send(engine_env, worker, setup, tmp_path)
-    send(engine_env, worker, history(30, start), tmp_path)
+    send(engine_env, worker, setup)
+    send(engine_env, worker, history(30, start))
     # the next morning's activity moves event time past the last day's settling period
     morning = start + timedelta(days=30, hours=-1)
-    send(engine_env, worker, active_day("steady", morning), tmp_path)
+    send(engine_env, worker, active_day("steady", morning))
 
     alerts = review_list(engine_env)
     by_student: dict[str, list[dict[str, Any]]] = {}

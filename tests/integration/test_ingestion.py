@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,22 +27,6 @@ async def send_raw(bootstrap: str, records: list[tuple[str, bytes | None, bytes]
             await producer.send_and_wait(topic, value=value, key=key)
     finally:
         await producer.stop()
-
-
-def metric(worker: WorkerProcess, name: str) -> float:
-    status, body = worker.get("/metrics")
-    assert status == 200
-    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
-               if line.startswith(name + "{") or line.startswith(name + " "))
-
-
-def wait_metric(worker: WorkerProcess, name: str, at_least: float, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if metric(worker, name) >= at_least:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{name} stayed below {at_least}:\n{worker.log()}")
 
 
 def test_mixed_stream_dead_letters_bad_records_and_counts_good_ones_once(
@@ -86,14 +69,14 @@ def test_mixed_stream_dead_letters_bad_records_and_counts_good_ones_once(
     ]
     worker.start()
     asyncio.run(send_raw(engine_env.bootstrap, records))
-    wait_metric(worker, "engage_events_dead_lettered_total", len(bad))
-    wait_metric(worker, "engage_events_consumed_total", 3)
+    worker.wait_metric("engage_events_dead_lettered_total", len(bad))
+    worker.wait_metric("engage_events_consumed_total", 3)
 
     # still consuming after all that
     late_good = event("app.menu_choice", "s1", now - timedelta(minutes=40), menu_item="news")
     asyncio.run(send_raw(engine_env.bootstrap, [("engage.app.menu", key, raw(late_good))]))
-    wait_metric(worker, "engage_events_consumed_total", 4)
-    assert metric(worker, "engage_events_duplicate_total") == 1
+    worker.wait_metric("engage_events_consumed_total", 4)
+    assert worker.metric("engage_events_duplicate_total") == 1
     worker.stop()
 
     with open_clickhouse(engine_env.clickhouse_path) as client:

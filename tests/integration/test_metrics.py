@@ -13,11 +13,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.metrics import NotifierMetrics
-from tests.integration.test_privacy import send
 from tests.ops.dashboards import exposed_family, prometheus_metrics
 from tests.ops.tools import tool
 from tests.support.events import event
-from tests.support.worker import EngineEnv, WorkerProcess
+from tests.support.worker import EngineEnv, WorkerProcess, send
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +37,7 @@ def test_live_metrics_move_and_pass_promtool(engine_env: EngineEnv, worker: Work
               for k in range(5)]
     events.append({**events[0], "occurred_at": (start + timedelta(days=3)).isoformat(),
                    "event_id": "too-far-ahead"})
-    send(engine_env, worker, events, tmp_path)
+    send(engine_env, worker, events)
     time.sleep(6)  # the lag gauge is sampled every few seconds
     status, body = worker.get("/metrics")
     assert status == 200

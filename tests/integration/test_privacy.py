@@ -4,7 +4,6 @@ real broker and the real ClickHouse engine."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,33 +11,12 @@ from typing import Any
 import pytest
 
 from tests.support.clickhouse import open_clickhouse, rows
-from tests.support.events import event, jsonl
-from tests.support.worker import EngineEnv, WorkerProcess
+from tests.support.events import event
+from tests.support.worker import EngineEnv, WorkerProcess, send
 
 pytestmark = pytest.mark.integration
 
 ENGAGEMENT_TABLES = ("activity", "daily_measures", "daily_scores")
-
-
-def consumed(worker: WorkerProcess) -> float:
-    status, body = worker.get("/metrics")
-    assert status == 200
-    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
-               if line.startswith(("engage_events_consumed_total{",
-                                   "engage_events_dead_lettered_total{")))
-
-
-def send(env: EngineEnv, worker: WorkerProcess, events: list[dict[str, Any]],
-         tmp_path: Path) -> None:
-    before = consumed(worker)
-    path = tmp_path / f"batch-{time.monotonic_ns()}.jsonl"
-    path.write_text(jsonl(events))
-    env.engage("produce", "--events", str(path))
-    deadline = time.monotonic() + 60
-    while consumed(worker) < before + len(events):
-        assert time.monotonic() < deadline, worker.log()
-        time.sleep(0.3)
-    time.sleep(1.0)
 
 
 def counts(client: Any, tenant: str, student: str) -> dict[str, int]:
@@ -66,7 +44,7 @@ def test_opt_in_consent_withdrawal_and_subject_access(engine_env: EngineEnv,
               for s in ("never", "keen")]
     grant = event("consent.changed", "keen", start - timedelta(days=1), tenant=tenant,
                   granted=True)
-    send(engine_env, worker, [*roster, grant], tmp_path)
+    send(engine_env, worker, [*roster, grant])
     activity = [
         *day_of_clicks(tenant, "never", start),
         *day_of_clicks(tenant, "keen", start),
@@ -75,7 +53,7 @@ def test_opt_in_consent_withdrawal_and_subject_access(engine_env: EngineEnv,
         event("attendance.swipe", "keen", start, tenant=tenant, session_id="BIO-1"),
         event("attendance.swipe", "never", start, tenant=tenant, session_id="BIO-1"),
     ]
-    send(engine_env, worker, activity, tmp_path)
+    send(engine_env, worker, activity)
 
     exported = json.loads(engine_env.engage("export-student", "--tenant", tenant, "--student",
                                             "keen", "--json").stdout)
@@ -89,7 +67,7 @@ def test_opt_in_consent_withdrawal_and_subject_access(engine_env: EngineEnv,
     withdraw = event("consent.changed", "keen", start + timedelta(hours=1), tenant=tenant,
                      granted=False)
     after = day_of_clicks(tenant, "keen", start + timedelta(hours=2))
-    send(engine_env, worker, [withdraw, *after], tmp_path)
+    send(engine_env, worker, [withdraw, *after])
     _status, body = worker.get("/metrics")
     metrics = body.decode()
     assert 'engage_roster_fields_dropped_total{reason="special_category"} 4.0' in metrics
@@ -97,7 +75,7 @@ def test_opt_in_consent_withdrawal_and_subject_access(engine_env: EngineEnv,
     regrant_at = start + timedelta(hours=3)
     send(engine_env, worker,
          [event("consent.changed", "keen", regrant_at, tenant=tenant, granted=True),
-          *day_of_clicks(tenant, "keen", regrant_at + timedelta(minutes=1), n=1)], tmp_path)
+          *day_of_clicks(tenant, "keen", regrant_at + timedelta(minutes=1), n=1)])
     exported_after = engine_env.engage("export-student", "--tenant", tenant, "--student", "keen",
                                        "--json").stdout
     worker.stop()
@@ -143,13 +121,13 @@ def test_notice_mode_processes_until_an_opt_out(engine_env: EngineEnv, worker: W
     send(engine_env, worker, [
         event("roster.student", "n1", start - timedelta(days=3), tenant=tenant, college="CLES"),
         *day_of_clicks(tenant, "n1", start),
-    ], tmp_path)
+    ])
     assert worker.query("summary")["rows"]["daily_measures"] == 1
     send(engine_env, worker, [
         event("consent.changed", "n1", start + timedelta(hours=1), tenant=tenant,
               granted=False),
         *day_of_clicks(tenant, "n1", start + timedelta(hours=2)),
-    ], tmp_path)
+    ])
     worker.stop()
     with open_clickhouse(engine_env.clickhouse_path) as client:
         assert counts(client, tenant, "n1") == {

@@ -32,23 +32,6 @@ def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         return {"measures": rows(client, MEASURES), "scores": rows(client, SCORES)}
 
 
-def wait_consumed(worker: WorkerProcess, expected: int, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status, body = worker.get("/metrics")
-        if status == 200:
-            text = body.decode()
-            total = sum(
-                float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                if line.startswith(("engage_events_consumed_total{",
-                                    "engage_events_dead_lettered_total{"))
-            )
-            if total >= expected:
-                return
-        time.sleep(1)
-    raise AssertionError(f"worker did not consume {expected} events:\n{worker.log()}")
-
-
 SETUP_TYPES = ("roster.student", "consent.changed")
 
 
@@ -69,7 +52,7 @@ def institution(tmp_path: Path) -> tuple[Path, Path, int]:
 def produce_in_order(env: EngineEnv, worker: WorkerProcess, setup: Path, activity: Path,
                      total: int) -> None:
     env.engage("produce", "--events", str(setup))
-    wait_consumed(worker, sum(1 for _ in setup.open()))
+    worker.wait_seen(sum(1 for _ in setup.open()))
     env.engage("produce", "--events", str(activity))
 
 
@@ -106,7 +89,7 @@ def test_stream_equals_backfill(demo_env: EngineEnv, institution: tuple[Path, Pa
     worker = WorkerProcess(demo_env).start()
     try:
         produce_in_order(demo_env, worker, setup, activity, count)
-        wait_consumed(worker, count)
+        worker.wait_seen(count)
         time.sleep(2)
     finally:
         worker.stop()

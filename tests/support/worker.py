@@ -59,6 +59,18 @@ class EngineEnv:
         return result
 
 
+def send(env: EngineEnv, worker: WorkerProcess, events: list[dict[str, Any]]) -> None:
+    """Produce events with `engage produce` and wait until the worker has taken them in."""
+    from tests.support.events import jsonl
+
+    before = worker.seen()
+    path = env.workdir / f"batch-{time.monotonic_ns()}.jsonl"
+    path.write_text(jsonl(events))
+    env.engage("produce", "--events", str(path))
+    worker.wait_seen(before + len(events), timeout=60)
+    time.sleep(1.0)
+
+
 class WorkerProcess:
     def __init__(self, env: EngineEnv) -> None:
         self.env = env
@@ -69,7 +81,8 @@ class WorkerProcess:
         self.env.workdir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
+            [sys.executable, "-m", "streams.cli", "worker", "--loglevel",
+             os.environ.get("ENGAGE_TEST_WORKER_LOGLEVEL", "info")],
             cwd=ROOT, env=self.env.env(), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -114,6 +127,30 @@ class WorkerProcess:
         status, body = self.get(f"/v1/query/{name}?{urlencode(params)}")
         assert status == 200, body
         return json.loads(body)
+
+    def metric(self, name: str) -> float:
+        """The sum of a metric over all its label sets (0 when it has none yet)."""
+        status, body = self.get("/metrics")
+        assert status == 200, body
+        return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
+                   if line.startswith((name + "{", name + " ")))
+
+    def seen(self) -> float:
+        """Records taken in: accepted plus dead-lettered."""
+        return (self.metric("engage_events_consumed_total")
+                + self.metric("engage_events_dead_lettered_total"))
+
+    def wait_metric(self, name: str, at_least: float, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while (value := self.metric(name)) < at_least:
+            assert time.monotonic() < deadline, f"{name} stayed at {value}:\n{self.log()}"
+            time.sleep(0.3)
+
+    def wait_seen(self, at_least: float, timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        while (value := self.seen()) < at_least:
+            assert time.monotonic() < deadline, f"only {value} records seen:\n{self.log()}"
+            time.sleep(0.3)
 
     def stop(self, timeout: float = 60) -> None:
         if self.proc is None or self.proc.poll() is not None:
