@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from schemas.decode import DeadLetterReason, Rejection, decode_event
@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 
 ENGAGEMENT_TYPES = {*KIND_OF_EVENT_TYPE, "event.registered"}
 SETUP_TOPICS = frozenset({CONSENT, ROSTER})
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def event_hash(event_id: str) -> int:
@@ -453,6 +457,9 @@ class Processor:
             row = alerts.get(alert_id)
             if row is None:
                 log.warning("decision for unknown alert %s kept as a record only", alert_id)
+                continue
+            if row["status"] != "pending_review" and _as_utc(row["updated_at"]) > decided_at:
+                # A decision made earlier but delivered later is kept as a record only.
                 continue
             row.update(status=decision, updated_at=decided_at)
             self.sink.upsert("review_queue", (alert_id,), [
