@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ BUILT_IN = {"ConfigMap", "Deployment", "Service", "Job", "PodDisruptionBudget", 
 CUSTOM = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): ("selector", "endpoints"),
     ("keda.sh/v1alpha1", "ScaledObject"): ("scaleTargetRef", "triggers", "maxReplicaCount"),
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): ("secretTargetRef",),
     ("kafka.strimzi.io/v1beta2", "KafkaTopic"): ("topicName", "partitions", "replicas"),
     ("clickhouse.altinity.com/v1", "ClickHouseInstallation"): ("configuration",),
 }
@@ -59,53 +59,11 @@ def test_prometheus_config_is_valid() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def documents(path: Path) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
-
-
-def merge(base: Any, patch: Any) -> Any:
-    """A strategic merge for what our overlays patch: maps merge, named lists by name."""
-    if isinstance(base, dict) and isinstance(patch, dict):
-        merged = dict(base)
-        for key, value in patch.items():
-            merged[key] = merge(base[key], value) if key in base else value
-        return merged
-    if isinstance(base, list) and isinstance(patch, list) and all(
-            isinstance(x, dict) and "name" in x for x in base + patch):
-        by_name = {item["name"]: item for item in base}
-        for item in patch:
-            by_name[item["name"]] = merge(by_name.get(item["name"], {}), item)
-        return list(by_name.values())
-    return copy.deepcopy(patch)
-
-
-def render(folder: Path) -> list[dict[str, Any]]:
-    kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
-    resources: list[dict[str, Any]] = []
-    for entry in kustomization.get("resources", []):
-        target = (folder / entry).resolve()
-        assert target.exists(), f"{folder}: missing resource {entry}"
-        resources += render(target) if target.is_dir() else documents(target)
-    for generator in kustomization.get("configMapGenerator", []):
-        for spec in generator["files"]:
-            source = spec.split("=", 1)[-1]
-            assert (folder / source).exists(), f"{folder}: missing file {source}"
-        resources.append({"apiVersion": "v1", "kind": "ConfigMap",
-                          "metadata": {"name": generator["name"]}, "data": {}})
-    for patch in kustomization.get("patches", []):
-        path = folder / patch["path"]
-        assert path.exists(), f"{folder}: missing patch {patch['path']}"
-        for change in documents(path):
-            matches = [i for i, r in enumerate(resources)
-                       if (r["kind"], r["metadata"]["name"])
-                       == (change["kind"], change["metadata"]["name"])]
-            assert matches, f"patch {path.name} matches nothing"
-            for index in matches:
-                resources[index] = merge(resources[index], change)
-    if "namespace" in kustomization:
-        for resource in resources:
-            resource["metadata"]["namespace"] = kustomization["namespace"]
-    return resources
+def render(overlay: Path) -> list[dict[str, Any]]:
+    """The overlay as Kubernetes receives it: built by kustomize itself (inside kubectl)."""
+    result = run(tool("kubectl"), "kustomize", str(overlay))
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
@@ -134,6 +92,11 @@ def test_overlays_render_to_valid_resources(overlay: str, tmp_path: Path) -> Non
     assert worker["spec"]["replicas"] <= partitions
     assert scaler["spec"]["maxReplicaCount"] <= partitions
     assert len(topics) == 10
+    authentications = {r["metadata"]["name"] for r in resources
+                       if r["kind"] == "TriggerAuthentication"}
+    for trigger in scaler["spec"]["triggers"]:
+        if "authenticationRef" in trigger:
+            assert trigger["authenticationRef"]["name"] in authentications
 
 
 def test_the_kubernetes_tenant_file_is_the_shipped_one() -> None:
