@@ -110,8 +110,11 @@ def check_envelope(event: Event, *, topic: str, key: bytes | None) -> Rejection 
     return None
 
 
-def decode_event(value: bytes, *, topic: str, key: bytes | None, now: datetime,
+def decode_event(value: bytes | None, *, topic: str, key: bytes | None, now: datetime,
                  max_future: timedelta = timedelta(hours=24)) -> Event | Rejection:
+    if value is None:
+        return Rejection(DeadLetterReason.NOT_JSON,
+                         "the message has no value (a tombstone); an event is a JSON object")
     parsed = parse_event(value, now=now, max_future=max_future)
     if isinstance(parsed, Rejection):
         return parsed

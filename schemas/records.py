@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict
 from schemas.decode import DeadLetterReason, Rejection
 
 AlertStatus = Literal["pending_review", "acknowledged", "contacted", "referred", "dismissed"]
-Encoding = Literal["utf-8", "base64"]
+# "none": the Kafka message had no value at all (a tombstone), which is not an empty value.
+Encoding = Literal["utf-8", "base64", "none"]
 
 
 class ScoreUpdate(BaseModel):
@@ -41,7 +42,9 @@ class ReviewAlert(BaseModel):
     created_at: datetime
 
 
-def _exact_text(raw: bytes) -> tuple[str, Encoding]:
+def _exact_text(raw: bytes | None) -> tuple[str, Encoding]:
+    if raw is None:
+        return "", "none"
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -63,10 +66,14 @@ class DeadLetterRecord(BaseModel):
     reason: DeadLetterReason
     detail: str
     dead_lettered_at: datetime
+    # The topic copy of a very large original is cut to fit a Kafka message; the
+    # `dead_letters` table always keeps it whole.
+    original_truncated: bool = False
 
     @classmethod
-    def from_raw(cls, value: bytes, key: bytes | None, topic: str, partition: int | None,
-                 offset: int | None, rejection: Rejection, at: datetime) -> DeadLetterRecord:
+    def from_raw(cls, value: bytes | None, key: bytes | None, topic: str,
+                 partition: int | None, offset: int | None, rejection: Rejection,
+                 at: datetime) -> DeadLetterRecord:
         original, original_encoding = _exact_text(value)
         key_text, key_encoding = _exact_text(key) if key is not None else (None, "utf-8")
         return cls(
@@ -79,3 +86,27 @@ class DeadLetterRecord(BaseModel):
         if self.original_encoding == "base64":
             return base64.b64decode(self.original)
         return self.original.encode("utf-8")
+
+    def as_message(self, max_bytes: int) -> bytes:
+        """The record as JSON for the dead-letter topic, its original cut so that the whole
+        message stays within `max_bytes`."""
+        whole = self.model_dump_json().encode()
+        if len(whole) <= max_bytes:
+            return whole
+        # JSON escaping makes a character cost 1 to 6 bytes, so search for the longest prefix.
+        step = 4 if self.original_encoding == "base64" else 1  # base64 still decodes
+        low, high = 0, len(self.original) // step
+        best = self._cut(0)
+        while low <= high:
+            middle = (low + high) // 2
+            message = self._cut(middle * step)
+            if len(message) <= max_bytes:
+                best, low = message, middle + 1
+            else:
+                high = middle - 1
+        return best
+
+    def _cut(self, keep: int) -> bytes:
+        return self.model_copy(
+            update={"original": self.original[:keep], "original_truncated": True}
+        ).model_dump_json().encode()

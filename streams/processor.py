@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 ENGAGEMENT_TYPES = {*KIND_OF_EVENT_TYPE, "event.registered"}
 SETUP_TOPICS = frozenset({CONSENT, ROSTER})
+# Well inside the producer's and the broker's default limits of about 1 MB per message.
+DEADLETTER_MESSAGE_MAX_BYTES = 512 * 1024
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -58,7 +60,7 @@ class RawRecord:
     partition: int
     offset: int
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone, which the worker dead-letters
     timestamp_ms: int | None = None
 
 
@@ -247,7 +249,7 @@ class Processor:
             ],
         )
         outcome.messages.append(
-            OutboundMessage(DEADLETTER, record.key, letter.model_dump_json().encode())
+            OutboundMessage(DEADLETTER, record.key, letter.as_message(DEADLETTER_MESSAGE_MAX_BYTES))
         )
         outcome.dead_lettered += 1
         self.hooks.dead_lettered(str(rejection.reason))
@@ -358,7 +360,7 @@ class Processor:
         upsert_measures(self.sink, state.tenant, state.student_id, measures)
         upsert_scores(self.sink, state.tenant, state.student_id, scores)
         prune(state.activity, item.calendar)
-        self._publish_scores(state, scores, touched, outcome)
+        self._publish_scores(state, scores, outcome)
         state.tail_shown_closed = last_click_counted(state.activity, clock_ms)
 
     async def _refold(self, item: _StudentWork, late: list[Activity]) -> set[date]:
@@ -371,12 +373,12 @@ class Processor:
         )
         return rebuild_from(state.activity, first_day, stored, calendar=item.calendar)
 
-    def _publish_scores(self, state: StudentState, rows: list[ScoreRow], touched: set[date],
-                        outcome: BatchOutcome) -> None:
+    def _publish_scores(self, state: StudentState, rows: list[ScoreRow], outcome: BatchOutcome
+                        ) -> None:
+        """Every score row written, on the topic too: a day's activity moves the 7-day
+        average of the six days after it."""
         computed_at = from_ms(self.wall_clock_ms())
         for row in rows:
-            if row.day not in touched:
-                continue
             update = ScoreUpdate(
                 tenant=state.tenant, student_id=state.student_id, date=row.day,
                 college=row.college, daily_score=row.daily_score, score_7d=row.score_7d,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tests.support.clickhouse import open_clickhouse, rows
 from tests.support.events import event
@@ -19,14 +19,32 @@ from tests.support.worker import EngineEnv, WorkerProcess
 pytestmark = pytest.mark.integration
 
 
-async def send_raw(bootstrap: str, records: list[tuple[str, bytes | None, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+async def send_raw(bootstrap: str, records: list[tuple[str, bytes | None, bytes | None]]
+                   ) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=2 * 1024 * 1024)
     await producer.start()
     try:
         for topic, key, value in records:
             await producer.send_and_wait(topic, value=value, key=key)
     finally:
         await producer.stop()
+
+
+async def read_topic(bootstrap: str, topic: str, count: int, wait_seconds: float = 60
+                     ) -> list[dict[str, object]]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                auto_offset_reset="earliest", fetch_max_bytes=4 * 1024 * 1024)
+    await consumer.start()
+    found: list[dict[str, object]] = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        while len(found) < count and loop.time() < deadline:
+            batches = await consumer.getmany(timeout_ms=1000)
+            found += [json.loads(m.value) for ms in batches.values() for m in ms if m.value]
+    finally:
+        await consumer.stop()
+    return found
 
 
 def test_mixed_stream_dead_letters_bad_records_and_counts_good_ones_once(
@@ -55,11 +73,15 @@ def test_mixed_stream_dead_letters_bad_records_and_counts_good_ones_once(
         "wrong_topic": ("engage.vle.clicks", key, raw(wrong_topic)),
         "key_mismatch": ("engage.vle.clicks", key, raw(other_student)),
         "future_timestamp": ("engage.vle.clicks", key, raw(future)),
+        "tombstone": ("engage.vle.clicks", key, None),
+        # near the broker's 1 MB limit; a third larger once base64-encoded
+        "huge_binary": ("engage.vle.clicks", key, b"\xff" + bytes(range(256)) * 3000),
     }
     expected_reason = {
         "not_json": "not_json", "not_utf8": "not_json", "schema_violation": "schema_violation",
         "unknown_type": "unknown_type", "wrong_topic": "wrong_topic",
         "key_mismatch": "key_mismatch", "future_timestamp": "future_timestamp",
+        "tombstone": "not_json", "huge_binary": "not_json",
     }
     records = [
         ("engage.vle.clicks", key, raw(good)),
@@ -87,7 +109,8 @@ def test_mixed_stream_dead_letters_bad_records_and_counts_good_ones_once(
                                 "WHERE student_id = 's1' AND app_choices > 0")
     assert len(letters) == len(bad)
     by_original = {
-        (base64.b64decode(o) if enc == "base64" else o.encode()): (reason, detail)
+        {"base64": base64.b64decode, "utf-8": str.encode, "none": lambda _: None}[enc](o):
+            (reason, detail)
         for o, enc, reason, detail, _, _, _ in letters
     }
     for name, (_, _, value) in bad.items():
@@ -98,3 +121,7 @@ def test_mixed_stream_dead_letters_bad_records_and_counts_good_ones_once(
     assert sorted(e for (e,) in activity) == sorted(
         [good["event_id"], good_app["event_id"], late_good["event_id"]])
     assert sum(c for (c,) in measures) == 2
+
+    published = asyncio.run(read_topic(engine_env.bootstrap, "engage.deadletter", len(bad)))
+    assert sorted(str(m["reason"]) for m in published) == sorted(expected_reason.values())
+    assert [m["original_truncated"] for m in published].count(True) == 1

@@ -171,3 +171,35 @@ def test_json_schemas_are_written_per_type(tmp_path: Path) -> None:
         schema = json.loads((tmp_path / f"{event_type}.schema.json").read_text())
         assert set(schema["required"]) <= set(example)
         assert schema["additionalProperties"] is (event_type == "roster.student")
+
+
+def test_a_tombstone_is_rejected_and_dead_lettered_as_having_no_value() -> None:
+    rejection = decode_event(None, topic="engage.vle.clicks", key=b"uni-test:s1", now=NOW)
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason is DeadLetterReason.NOT_JSON
+    assert "tombstone" in rejection.detail
+    letter = DeadLetterRecord.from_raw(None, b"uni-test:s1", "engage.vle.clicks", 0, 7,
+                                       rejection, NOW)
+    assert (letter.original, letter.original_encoding) == ("", "none")
+
+
+def test_a_small_dead_letter_goes_to_the_topic_whole() -> None:
+    letter = DeadLetterRecord.from_raw(b"{oops", None, "engage.vle.clicks", 0, 1,
+                                       reject(b"{oops"), NOW)
+    assert letter.as_message(4096) == letter.model_dump_json().encode()
+
+
+@pytest.mark.parametrize("payload", [
+    bytes(range(256)) * 3200,            # not UTF-8: base64 makes it a third larger
+    ('"\n\x01' * 200_000).encode(),      # UTF-8 that JSON escaping makes larger
+])
+def test_a_huge_dead_letter_is_cut_to_fit_a_kafka_message(payload: bytes) -> None:
+    limit = 512 * 1024
+    letter = DeadLetterRecord.from_raw(payload, None, "engage.vle.clicks", 0, 1,
+                                       reject(payload), NOW)
+    message = letter.as_message(limit)
+    assert len(message) <= limit
+    cut = DeadLetterRecord.model_validate_json(message)
+    assert cut.original_truncated
+    assert len(cut.original) > limit // 8, "the cut keeps a useful part of the original"
+    assert payload.startswith(cut.original_bytes())
