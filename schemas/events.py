@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -21,6 +22,10 @@ EventId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s\x00
 Tenant = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 StudentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")]
 ShortText = Annotated[str, Field(min_length=1, max_length=128)]
+# A calendar date and a time of day; the zone is checked by `AwareDatetime`. Without this,
+# pydantic would also read numbers of seconds since 1970, which the contract does not allow.
+ISO_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+MAX_ROSTER_EXTRA_FIELDS = 32
 
 
 class _Event(BaseModel):
@@ -31,6 +36,14 @@ class _Event(BaseModel):
     student_id: StudentId
     occurred_at: AwareDatetime
     source: Annotated[str, Field(max_length=64)] | None = None
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _iso_8601(cls, value: Any) -> Any:
+        if isinstance(value, datetime) or (isinstance(value, str) and ISO_DATE_TIME.match(value)):
+            return value
+        raise ValueError("must be an ISO-8601 date and time with a zone, "
+                         "e.g. 2026-11-24T10:00:00Z")
 
     @field_validator("occurred_at")
     @classmethod
@@ -92,6 +105,13 @@ class RosterStudent(_Event):
     @classmethod
     def _year_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _few_extra_fields(self) -> RosterStudent:
+        if len(self.model_extra or {}) > MAX_ROSTER_EXTRA_FIELDS:
+            raise ValueError(f"at most {MAX_ROSTER_EXTRA_FIELDS} fields beyond the documented "
+                             "ones (they are dropped by policy, never stored)")
+        return self
 
 
 class ConsentChanged(_Event):

@@ -69,6 +69,10 @@ def test_times_are_stored_in_utc() -> None:
 @pytest.mark.parametrize(("event", "field"), [
     (changed("vle.click", occurred_at="2026-10-06T10:03:00"), "occurred_at"),
     (changed("vle.click", occurred_at=...), "occurred_at"),
+    (changed("vle.click", occurred_at=1791000000), "occurred_at"),
+    (changed("vle.click", occurred_at="1791000000"), "occurred_at"),
+    (changed("vle.click", occurred_at="2026-10-06"), "occurred_at"),
+    (changed("roster.student", **{f"extra_{n}": "x" for n in range(33)}), "fields beyond"),
     (changed("vle.click", module="X" * 33), "module"),
     (changed("vle.click", module=...), "module"),
     (changed("vle.click", student_id="s 1"), "student_id"),
