@@ -5,24 +5,46 @@ from __future__ import annotations
 from typing import Any
 
 
+def _coefficient_text(coefficients: dict[str, float]) -> str:
+    return (", ".join(f"{k} {v:g}" for k, v in coefficients.items())
+            or "none (no roster college or no coefficient set)")
+
+
+def _coefficient_lines(view: dict[str, Any]) -> list[str]:
+    """One line when the whole window used one set; else the dates each set applied to."""
+    runs: list[tuple[str, str, dict[str, float]]] = []
+    for day in view["days"]:
+        coefficients = day.get("coefficients", view["coefficients"])
+        if runs and runs[-1][2] == coefficients:
+            runs[-1] = (runs[-1][0], day["date"], coefficients)
+        else:
+            runs.append((day["date"], day["date"], coefficients))
+    if len(runs) <= 1:
+        return ["Coefficients: " + _coefficient_text(view["coefficients"])]
+    lines = ["Coefficients (the set in force each day):"]
+    for first, last, coefficients in runs:
+        dates = first if first == last else f"{first} to {last}"
+        lines.append(f"  {dates}: {_coefficient_text(coefficients)}")
+    return lines
+
+
 def render_explain(view: dict[str, Any]) -> str:
-    coefficients = view["coefficients"]
     lines = [
         f"Student {view['student_id']} ({view['tenant']}), college {view['college'] or '?'}, "
         f"consent: {view['consent']}",
         f"7-day engagement score on {view['date']}: {view['score_7d']:.2f} "
         f"(band: {view['band']})",
         "",
-        "Coefficients: " + (", ".join(f"{k} {v:g}" for k, v in coefficients.items())
-                            or "none (no roster college or no coefficient set)"),
+        *_coefficient_lines(view),
         "",
         f"{'date':<12}{'VLE min':>9}{'app':>6}{'events':>8}{'no-module':>11}  daily score",
     ]
-    c_min = coefficients.get("ele_minutes", 0.0)
-    c_app = coefficients.get("app_choices", 0.0)
-    c_evt = coefficients.get("event_checkins", 0.0)
     total = 0.0
     for day in view["days"]:
+        coefficients = day.get("coefficients", view["coefficients"])
+        c_min = coefficients.get("ele_minutes", 0.0)
+        c_app = coefficients.get("app_choices", 0.0)
+        c_evt = coefficients.get("event_checkins", 0.0)
         total += day["daily_score"]
         arithmetic = (f"{c_min:g} x {day['ele_minutes']:.2f} + {c_app:g} x {day['app_choices']} + "
                       f"{c_evt:g} x {day['event_checkins']} = {day['daily_score']:.3f}")

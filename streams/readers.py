@@ -14,7 +14,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from scoring.config import TenantConfig
-from scoring.scores import band_for, coefficients_for
+from scoring.scores import WINDOW_DAYS, band_for, coefficients_for
 from sinks import queries
 from streams.settings import Settings
 
@@ -54,17 +54,37 @@ def consent_status(config: TenantConfig, history: list[dict[str, Any]]) -> str:
 def explain(client: Client, settings: Settings, tenant: str, student_id: str, day: date
             ) -> dict[str, Any]:
     config = _tenant(settings, tenant)
-    first = day - timedelta(days=6)
-    measures, scores = queries.daily_rows(client, tenant, student_id, first, day)
-    profile = queries.student_profile(client, tenant, student_id)
+    measures, scores = queries.daily_rows(client, tenant, student_id,
+                                          day - timedelta(days=WINDOW_DAYS - 1), day)
+    return build_explanation(
+        config, tenant, student_id, day,
+        measures=measures,
+        scores=scores,
+        profile=queries.student_profile(client, tenant, student_id),
+        consent_history=queries.consent_history(client, tenant, student_id),
+    )
+
+
+def build_explanation(config: TenantConfig, tenant: str, student_id: str, day: date, *,
+                      measures: list[dict[str, Any]], scores: list[dict[str, Any]],
+                      profile: dict[str, Any] | None, consent_history: list[dict[str, Any]]
+                      ) -> dict[str, Any]:
+    """The transparency view of `day` from stored rows, without I/O.
+
+    Each of the seven days carries the coefficients in force that day (the set whose
+    `valid_from` had been reached, for the college its stored score row names, else the
+    roster's current college), so a day's products add up to its stored daily score even
+    when the window crosses into a new academic year.
+    """
     college = profile["college"] if profile else None
     by_day_measures = {row["day"]: row for row in measures}
     by_day_scores = {row["day"]: row for row in scores}
     days = []
-    for back in range(6, -1, -1):
+    for back in range(WINDOW_DAYS - 1, -1, -1):
         current = day - timedelta(days=back)
         m = by_day_measures.get(current, {})
         s = by_day_scores.get(current, {})
+        day_college = s.get("college") or college
         days.append({
             "date": current.isoformat(),
             "ele_minutes": m.get("ele_minutes", 0.0),
@@ -72,17 +92,20 @@ def explain(client: Client, settings: Settings, tenant: str, student_id: str, da
             "no_module_minutes": m.get("no_module_minutes", 0.0),
             "app_choices": m.get("app_choices", 0),
             "event_checkins": m.get("event_checkins", 0),
+            "coefficients": {str(k): v for k, v in
+                             coefficients_for(config, day_college, current).items()},
             "daily_score": s.get("daily_score", 0.0),
         })
-    score_7d = sum(d["daily_score"] for d in days) / 7
+    score_7d = sum(d["daily_score"] for d in days) / WINDOW_DAYS
     stored = by_day_scores.get(day)
     return {
         "tenant": tenant,
         "student_id": student_id,
         "date": day.isoformat(),
         "college": college,
-        "consent": consent_status(config, queries.consent_history(client, tenant, student_id)),
-        "coefficients": {str(k): v for k, v in coefficients_for(config, college, day).items()},
+        "consent": consent_status(config, consent_history),
+        # The set in force on `day` itself; each day carries its own under "coefficients".
+        "coefficients": dict(days[-1]["coefficients"]),
         "days": days,
         "score_7d": stored["score_7d"] if stored else score_7d,
         "band": stored["band"] if stored else band_for(config.bands, score_7d),
