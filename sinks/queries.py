@@ -11,10 +11,13 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from schemas.topics import APP_MENU, EVENTS, VLE_CLICKS
 from scoring.alerts import ENGAGEMENT_RULES
 from scoring.measures import KIND_OF_EVENT_TYPE, Activity
 
 ENGAGEMENT_TABLES = ("activity", "daily_measures", "daily_scores")
+# What a student's unreadable engagement events were sent on; withdrawal deletes those too.
+ENGAGEMENT_TOPICS = (VLE_CLICKS, APP_MENU, EVENTS)
 
 
 def engagement_activity(
@@ -39,13 +42,21 @@ def _student_filter() -> str:
     return "tenant = {tenant:String} AND student_id = {student:String}"
 
 
+def _dead_letter_filter() -> str:
+    """Dead letters carry no parsed student, only the message key the producer sent."""
+    return "key = {key:String}"
+
+
 def delete_engagement(client: Client, tenant: str, student_id: str) -> dict[str, int]:
-    """Delete one student's engagement activity, measures, scores and engagement alerts.
+    """Delete one student's engagement activity, measures, scores and engagement alerts, and
+    the dead letters of what they sent on the engagement topics.
 
     Returns the number of rows deleted per table (for the privacy audit)."""
-    parameters = {"tenant": tenant, "student": student_id, "rules": list(ENGAGEMENT_RULES)}
+    parameters = {"tenant": tenant, "student": student_id, "rules": list(ENGAGEMENT_RULES),
+                  "key": f"{tenant}:{student_id}", "topics": list(ENGAGEMENT_TOPICS)}
     targets: list[tuple[str, str]] = [(t, _student_filter()) for t in ENGAGEMENT_TABLES]
     targets.append(("review_queue", _student_filter() + " AND rule IN {rules:Array(String)}"))
+    targets.append(("dead_letters", _dead_letter_filter() + " AND topic IN {topics:Array(String)}"))
     deleted = {}
     for table, condition in targets:
         count = client.query(f"SELECT count() FROM {table} FINAL WHERE {condition}",
@@ -147,16 +158,20 @@ STUDENT_TABLES: dict[str, str] = {
               "WHERE {filter}",
     "privacy_audit": "SELECT action, reason, deleted_rows, at FROM privacy_audit "
                      "WHERE {filter} ORDER BY at",
+    "dead_letters": "SELECT topic, partition, offset, original, original_encoding, reason, "
+                    "detail, dead_lettered_at FROM dead_letters FINAL WHERE {by_key} "
+                    "ORDER BY dead_lettered_at, topic, partition, offset",
 }
 
 
 def everything_about(client: Client, tenant: str, student_id: str
                      ) -> dict[str, list[dict[str, Any]]]:
     """Subject access: every row held about one student, table by table."""
-    parameters = {"tenant": tenant, "student": student_id}
+    parameters = {"tenant": tenant, "student": student_id, "key": f"{tenant}:{student_id}"}
     return {
-        name: rows_as_dicts(client.query(sql.format(filter=_student_filter()),
-                                         parameters=parameters))
+        name: rows_as_dicts(client.query(
+            sql.format(filter=_student_filter(), by_key=_dead_letter_filter()),
+            parameters=parameters))
         for name, sql in STUDENT_TABLES.items()
     }
 

@@ -75,6 +75,7 @@ EXPORT_SECTIONS = {
     "decisions": "Tutors' decisions about those alerts",
     "attendance": "Attendance marks",
     "privacy_audit": "Deletions made on your behalf",
+    "dead_letters": "Messages sent about you that the engine could not read",
 }
 
 

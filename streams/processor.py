@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -48,6 +49,25 @@ DEADLETTER_MESSAGE_MAX_BYTES = 512 * 1024
 
 def _as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _roster_fields_allowed(record: RawRecord) -> tuple[bytes | None, list[str]]:
+    """A roster event that cannot be accepted is stored without the fields the roster policy
+    drops (special category data is never stored, not even in dead letters): the one case
+    where a dead letter is not the exact original. Returns the value to keep and what went."""
+    if record.value is None or b"{" not in record.value[:64]:
+        return record.value, []
+    try:
+        payload = json.loads(record.value)
+    except ValueError:
+        return record.value, []
+    if not isinstance(payload, dict) or (
+            record.topic != ROSTER and payload.get("type") != "roster.student"):
+        return record.value, []
+    kept, dropped = filter_roster_fields(payload)
+    if not dropped:
+        return record.value, []
+    return json.dumps(kept, ensure_ascii=False, separators=(",", ":")).encode(), dropped
 
 
 def event_hash(event_id: str) -> int:
@@ -235,8 +255,14 @@ class Processor:
 
     def _dead_letter(self, record: RawRecord, rejection: Rejection, now_ms: int,
                      outcome: BatchOutcome) -> None:
+        value, dropped = _roster_fields_allowed(record)
+        for name in dropped:
+            self.hooks.roster_field_dropped(drop_reason(name))
+        if dropped:
+            rejection = Rejection(rejection.reason, rejection.detail + "; fields outside the "
+                                  f"roster allow-list removed before storing: {', '.join(dropped)}")
         letter = DeadLetterRecord.from_raw(
-            record.value, record.key, record.topic, record.partition, record.offset, rejection,
+            value, record.key, record.topic, record.partition, record.offset, rejection,
             from_ms(now_ms),
         )
         self.sink.add(

@@ -68,6 +68,12 @@ def test_opt_in_consent_withdrawal_and_subject_access(engine_env: EngineEnv,
                      granted=False)
     after = day_of_clicks(tenant, "keen", start + timedelta(hours=2))
     send(engine_env, worker, [withdraw, *after])
+    right_after = json.loads(engine_env.engage("export-student", "--tenant", tenant,
+                                               "--student", "keen", "--json").stdout)
+    assert {key: right_after[key] for key in ("activity", "measures", "scores", "alerts")} == {
+        "activity": [], "measures": [], "scores": [], "alerts": []}
+    assert len(right_after["attendance"]) == 1
+    assert len(right_after["privacy_audit"]) == 1
     _status, body = worker.get("/metrics")
     metrics = body.decode()
     assert 'engage_roster_fields_dropped_total{reason="special_category"} 4.0' in metrics
