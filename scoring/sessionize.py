@@ -1,9 +1,14 @@
 """The per-student activity state: a reorder buffer in front of the VLE-minutes gap rule.
 
-Events within the lateness bound of the student's newest event wait in `pending`, sorted, so any
-arrival order inside that bound folds exactly as in-order delivery would. Events older than the
-bound are *late*: the caller stores them and calls `rebuild` with the student's stored activity,
-which refolds the days they touch. The gap rule (SPEC "Measures"):
+Events within the lateness bound of the student's newest event *of the same kind* wait in
+`pending`, sorted, so any arrival order inside that bound folds exactly as in-order delivery
+would. Events older than the bound are *late*: the caller stores them and calls `rebuild` with
+the student's stored activity, which refolds the days they touch.
+
+Each kind has its own bound because each arrives on its own topic: Kafka keeps one student's
+clicks in order, but a consumer catching up may read their app choices days ahead of their
+clicks. App choices and check-ins are counts, so their order never matters, and clicks are
+judged only against clicks. The gap rule (SPEC "Measures"):
 
 - a gap under 5 minutes counts whole for the earlier click's module, on the earlier click's day;
 - a gap of 5 minutes or more, and a last click once 5 quiet minutes pass, count 2 minutes.
@@ -29,16 +34,21 @@ DAYS_KEPT = 8
 class ActivityState:
     """Everything the sessionizer needs to resume exactly: snapshot with `to_dict`."""
 
-    max_seen_ms: int | None = None
-    final_upto_ms: int | None = None
+    max_seen: dict[Kind, int] = field(default_factory=dict)
+    final_upto: dict[Kind, int] = field(default_factory=dict)
     open_click: tuple[int, str | None] | None = None
     pending: list[Activity] = field(default_factory=list)
     days: dict[date, DayTotals] = field(default_factory=dict)
 
+    @property
+    def newest_ms(self) -> int | None:
+        """The time of the student's newest activity of any kind."""
+        return max(self.max_seen.values(), default=None)
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "max_seen": self.max_seen_ms,
-            "final_upto": self.final_upto_ms,
+            "max_seen": {k.value: ms for k, ms in self.max_seen.items()},
+            "final_upto": {k.value: ms for k, ms in self.final_upto.items()},
             "open": list(self.open_click) if self.open_click else None,
             "pending": [a.to_list() for a in self.pending],
             "days": {d.isoformat(): t.to_list() for d, t in self.days.items()},
@@ -48,12 +58,22 @@ class ActivityState:
     def from_dict(cls, raw: dict[str, Any]) -> ActivityState:
         open_click = raw.get("open")
         return cls(
-            max_seen_ms=raw.get("max_seen"),
-            final_upto_ms=raw.get("final_upto"),
+            max_seen=_per_kind(raw.get("max_seen")),
+            final_upto=_per_kind(raw.get("final_upto")),
             open_click=(int(open_click[0]), open_click[1]) if open_click else None,
             pending=[Activity.from_list(a) for a in raw.get("pending", [])],
             days={date.fromisoformat(d): DayTotals.from_list(t) for d, t in raw["days"].items()},
         )
+
+
+def _per_kind(raw: dict[str, int] | int | None) -> dict[Kind, int]:
+    """Per-kind times from a snapshot; snapshots written before kinds had their own bound
+    hold one time for all of them."""
+    if raw is None:
+        return {}
+    if isinstance(raw, int):
+        return dict.fromkeys(Kind, raw)
+    return {Kind(kind): int(ms) for kind, ms in raw.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +146,8 @@ def apply(
     late: list[Activity] = []
     duplicates: list[Activity] = []
     for activity in activities:
-        if state.final_upto_ms is not None and activity.at_ms < state.final_upto_ms:
+        final_upto = state.final_upto.get(activity.kind)
+        if final_upto is not None and activity.at_ms < final_upto:
             late.append(activity)
             continue
         if activity.event_id in pending_ids:
@@ -136,34 +157,40 @@ def apply(
         bisect.insort(state.pending, activity, key=Activity.order_key)
         accepted.append(activity)
         touched.add(calendar.day_of(activity.at_ms))
-        if state.max_seen_ms is None or activity.at_ms > state.max_seen_ms:
-            state.max_seen_ms = activity.at_ms
-    if state.max_seen_ms is not None:
-        _advance(state, state.max_seen_ms - lateness_ms, calendar)
+        if activity.at_ms > state.max_seen.get(activity.kind, activity.at_ms - 1):
+            state.max_seen[activity.kind] = activity.at_ms
+    for kind, newest_ms in list(state.max_seen.items()):
+        _advance(state, kind, newest_ms - lateness_ms, calendar)
     return ApplyOutcome(accepted, late, duplicates, touched)
 
 
-def _advance(state: ActivityState, final_upto_ms: int, calendar: LocalCalendar) -> None:
-    if state.final_upto_ms is not None and final_upto_ms <= state.final_upto_ms:
+def _advance(state: ActivityState, kind: Kind, final_upto_ms: int, calendar: LocalCalendar
+             ) -> None:
+    """Fold the pending activity of `kind` older than `final_upto_ms`, in time order."""
+    previous = state.final_upto.get(kind)
+    if previous is not None and final_upto_ms <= previous:
         return
-    cut = 0
+    waiting = []
     for activity in state.pending:
-        if activity.at_ms >= final_upto_ms:
-            break
-        state.open_click = _fold(state.days, state.open_click, activity, calendar)
-        cut += 1
-    del state.pending[:cut]
-    state.open_click = _close_if_quiet(state.days, state.open_click, final_upto_ms, calendar)
-    state.final_upto_ms = final_upto_ms
+        if activity.kind is kind and activity.at_ms < final_upto_ms:
+            state.open_click = _fold(state.days, state.open_click, activity, calendar)
+        else:
+            waiting.append(activity)
+    state.pending = waiting
+    if kind is Kind.CLICK:
+        state.open_click = _close_if_quiet(state.days, state.open_click, final_upto_ms,
+                                           calendar)
+    state.final_upto[kind] = final_upto_ms
 
 
 def prune(state: ActivityState, calendar: LocalCalendar) -> None:
     """Forget final totals of days more than a week before the student's newest activity.
     Call it only after the days touched by the latest change were read: a single batch can
     fold an old day's last click and a much newer day at once."""
-    if not state.days or state.max_seen_ms is None:
+    newest_ms = state.newest_ms
+    if not state.days or newest_ms is None:
         return
-    newest = calendar.day_of(state.max_seen_ms)
+    newest = calendar.day_of(newest_ms)
     oldest_kept = newest - timedelta(days=DAYS_KEPT - 1)
     for day in [d for d in state.days if d < oldest_kept]:
         del state.days[day]
@@ -232,16 +259,18 @@ def rebuild_from(
     # Any click before first_day got its credit when its successor was folded (see module doc).
     state.open_click = None
     state.pending = []
-    final_upto = state.final_upto_ms
     refolded: set[date] = set()
     for activity in ordered:
         refolded.add(calendar.day_of(activity.at_ms))
+        final_upto = state.final_upto.get(activity.kind)
         if final_upto is not None and activity.at_ms < final_upto:
             state.open_click = _fold(state.days, state.open_click, activity, calendar)
         else:
             state.pending.append(activity)
-        if state.max_seen_ms is None or activity.at_ms > state.max_seen_ms:
-            state.max_seen_ms = activity.at_ms
-    if final_upto is not None:
-        state.open_click = _close_if_quiet(state.days, state.open_click, final_upto, calendar)
+        if activity.at_ms > state.max_seen.get(activity.kind, activity.at_ms - 1):
+            state.max_seen[activity.kind] = activity.at_ms
+    clicks_final_upto = state.final_upto.get(Kind.CLICK)
+    if clicks_final_upto is not None:
+        state.open_click = _close_if_quiet(state.days, state.open_click, clicks_final_upto,
+                                           calendar)
     return refolded

@@ -380,7 +380,7 @@ class Processor:
             touched |= set(state.activity.days)
         if not touched:
             return
-        clock_ms = max(now_ms, state.activity.max_seen_ms or 0)
+        clock_ms = max(now_ms, state.activity.newest_ms or 0)
         measures, scores = measure_days(state, touched, item.config, clock_ms=clock_ms,
                                         calendar=item.calendar)
         upsert_measures(self.sink, state.tenant, state.student_id, measures)

@@ -75,29 +75,29 @@ def test_spec_worked_example_in_reverse_order_gives_the_same_minutes() -> None:
     assert totals.minutes_by_module() == {"A": 8.5, "B": 4.5}
 
 
-def test_spec_worked_example_finalised_by_later_activity() -> None:
+def test_spec_worked_example_finalised_by_later_clicks() -> None:
     state = ActivityState()
     apply(state, worked_example(), lateness_ms=LATENESS_MS, calendar=CAL)
-    # Final up to 10:20: everything but the 10:30 click is folded, the 10:12 click closed.
+    # Clicks final up to 10:20: all but the 10:30 click are folded, the 10:12 click closed.
     assert state.days[DAY].minutes_by_module() == {"A": 6.5, "B": 4.5}
     assert [a.event_id for a in state.pending] == ["e5"]
 
     apply(state, [app("p1", local_ms(2026, 10, 6, 10, 41))], lateness_ms=LATENESS_MS,
           calendar=CAL)
-    # Final up to 10:31: the 10:30 click is folded but one quiet minute does not close it.
+    # An app choice says nothing about clicks: the 10:30 click waits; the clock shows it.
     assert state.days[DAY].minutes_by_module() == {"A": 6.5, "B": 4.5}
-    assert tail_is_open(state)
+    assert last_click_ms(state) == local_ms(2026, 10, 6, 10, 30)
     shown = view(state, [DAY], clock_ms=local_ms(2026, 10, 6, 11), calendar=CAL)[DAY]
     assert shown.minutes_by_module() == {"A": 8.5, "B": 4.5}
 
-    apply(state, [app("p2", local_ms(2026, 10, 6, 10, 50))], lateness_ms=LATENESS_MS,
+    apply(state, [click("e6", local_ms(2026, 10, 6, 10, 50))], lateness_ms=LATENESS_MS,
           calendar=CAL)
-    # Final up to 10:40: five quiet minutes after 10:30 have passed, the day is complete.
+    # Clicks final up to 10:40: five quiet minutes after 10:30 have passed.
     assert state.days[DAY].minutes_by_module() == {"A": 8.5, "B": 4.5}
     assert state.days[DAY].ele_minutes == 13.0
-    assert last_click_ms(state) is None
+    assert last_click_ms(state) == local_ms(2026, 10, 6, 10, 50)
     shown = view(state, [DAY], clock_ms=local_ms(2026, 10, 6, 11), calendar=CAL)[DAY]
-    assert (shown.ele_minutes, shown.app_choices) == (13.0, 2)
+    assert (shown.ele_minutes, shown.app_choices) == (15.0, 1)
 
 
 # -- the gap rule ---------------------------------------------------------------------------
@@ -152,11 +152,12 @@ def test_last_click_counts_only_after_five_quiet_minutes(lateness_ms: int) -> No
 def test_the_last_click_is_closed_for_good_once_finality_passes_five_quiet_minutes() -> None:
     state = ActivityState()
     apply(state, [click("a", TEN_AM)], lateness_ms=LATENESS_MS, calendar=CAL)
-    apply(state, [app("p", TEN_AM + 15 * MINUTE_MS - 1)], lateness_ms=LATENESS_MS, calendar=CAL)
+    apply(state, [click("b", TEN_AM + 15 * MINUTE_MS - 1)], lateness_ms=LATENESS_MS,
+          calendar=CAL)
     assert state.days[DAY].ele_minutes == 0.0
-    apply(state, [app("q", TEN_AM + 15 * MINUTE_MS)], lateness_ms=LATENESS_MS, calendar=CAL)
+    apply(state, [click("c", TEN_AM + 15 * MINUTE_MS)], lateness_ms=LATENESS_MS, calendar=CAL)
     assert state.days[DAY].ele_minutes == 2.0
-    assert last_click_ms(state) is None
+    assert state.open_click is None
 
 
 @pytest.mark.parametrize("arrival", [["a", "b"], ["b", "a"]])
@@ -311,11 +312,11 @@ def test_a_duplicate_is_recognised_after_a_snapshot_restore() -> None:
 def test_a_duplicate_of_final_activity_is_late_and_the_refold_counts_it_once() -> None:
     stream = SimulatedStream(calendar=CAL)
     stream.deliver([click("a", TEN_AM), app("p", TEN_AM)])
-    stream.deliver([click("b", TEN_AM + 30 * MINUTE_MS)])
+    stream.deliver([click("b", TEN_AM + 30 * MINUTE_MS), app("q", TEN_AM + 30 * MINUTE_MS)])
     outcome = stream.deliver([click("a", TEN_AM), app("p", TEN_AM)])
     assert [a.event_id for a in outcome.late] == ["a", "p"]
     shown = stream.shown()[DAY]
-    assert (shown.ele_minutes, shown.app_choices) == (4.0, 1)
+    assert (shown.ele_minutes, shown.app_choices) == (4.0, 2)
 
 
 def test_activity_exactly_at_the_lateness_bound_is_accepted_and_older_is_late() -> None:
@@ -352,11 +353,25 @@ def test_late_activity_is_not_folded_until_the_refold() -> None:
 def test_a_late_click_on_the_next_day_reaches_back_to_the_earlier_click() -> None:
     stream = SimulatedStream(calendar=CAL)
     stream.deliver([click("a", local_ms(2026, 10, 6, 23, 58))])
-    stream.deliver([app("later", local_ms(2026, 10, 7, 9))])
+    stream.deliver([click("later", local_ms(2026, 10, 7, 9))])
     outcome = stream.deliver([click("b", local_ms(2026, 10, 7, 0, 1))])
     assert outcome.late != []
     shown = stream.shown()
-    assert (shown[DAY].ele_minutes, shown[NEXT_DAY].ele_minutes) == (3.0, 2.0)
+    # a→b: 3 minutes on a's day; b and "later" are each a visit of their own next morning.
+    assert (shown[DAY].ele_minutes, shown[NEXT_DAY].ele_minutes) == (3.0, 4.0)
+
+
+def test_app_choices_days_ahead_of_the_clicks_make_no_click_late() -> None:
+    """A consumer catching up reads a student's small app topic far ahead of their clicks."""
+    in_order = SimulatedStream(calendar=CAL)
+    ahead = SimulatedStream(calendar=CAL)
+    clicks = [click(f"c{k}", TEN_AM + k * 2 * MINUTE_MS) for k in range(10)]
+    apps = [app(f"p{k}", TEN_AM + k * 24 * 60 * MINUTE_MS) for k in range(4)]
+    in_order.deliver(sorted([*clicks, *apps], key=lambda a: a.at_ms))
+    ahead.deliver(apps)
+    outcomes = [ahead.deliver([c]) for c in clicks]
+    assert [a for o in outcomes for a in o.late] == []
+    assert ahead.shown() == in_order.shown()
 
 
 def test_rebuild_keeps_days_before_the_first_refolded_day() -> None:
@@ -420,17 +435,32 @@ def test_tail_and_last_click_follow_the_open_visit() -> None:
     assert tail_is_open(state)
     assert last_click_ms(state) == TEN_AM
     apply(state, [app("q", TEN_AM + 30 * MINUTE_MS)], lateness_ms=0, calendar=CAL)
-    assert last_click_ms(state) is None
+    assert last_click_ms(state) == TEN_AM, "app choices do not close a visit"
+    apply(state, [click("b", TEN_AM + 30 * MINUTE_MS)], lateness_ms=0, calendar=CAL)
+    assert last_click_ms(state) == TEN_AM + 30 * MINUTE_MS
+    assert state.open_click is None
 
 
 def test_a_snapshot_keeps_pending_activity_the_open_click_and_null_modules() -> None:
     state = ActivityState()
     apply(state, [click("a", TEN_AM, None), click("b", TEN_AM + MINUTE_MS, "A"),
-                  app("p", TEN_AM + 12 * MINUTE_MS)], lateness_ms=LATENESS_MS, calendar=CAL)
+                  click("c", TEN_AM + 12 * MINUTE_MS), app("p", TEN_AM + 12 * MINUTE_MS)],
+          lateness_ms=LATENESS_MS, calendar=CAL)
     assert state.open_click is not None
     assert state.pending
     restored = ActivityState.from_dict(json.loads(json.dumps(state.to_dict())))
     assert restored == state
+
+
+def test_a_snapshot_from_before_per_kind_bounds_restores_one_bound_for_every_kind() -> None:
+    old = {"max_seen": TEN_AM, "final_upto": TEN_AM - LATENESS_MS, "open": None,
+           "pending": [], "days": {}}
+    restored = ActivityState.from_dict(old)
+    assert set(restored.final_upto.values()) == {TEN_AM - LATENESS_MS}
+    assert set(restored.final_upto) == set(Kind)
+    outcome = apply(restored, [app("p", TEN_AM - LATENESS_MS - 1)], lateness_ms=LATENESS_MS,
+                    calendar=CAL)
+    assert [a.event_id for a in outcome.late] == ["p"]
 
 
 # -- properties -----------------------------------------------------------------------------
