@@ -35,8 +35,8 @@ class Inbox:
         return "250 OK"
 
 
-def alert(student: str, tutor: str, rule: str) -> ReviewAlert:
-    return ReviewAlert(alert_id=f"al-{student}-{rule}", tenant="uni-test", student_id=student,
+def alert(student: str, tutor: str, rule: str, tenant: str = "uni-test") -> ReviewAlert:
+    return ReviewAlert(alert_id=f"al-{student}-{rule}", tenant=tenant, student_id=student,
                        tutor_id=tutor, rule=rule, day=date(2026, 11, 20),
                        evidence={"score_7d": 1.5, "baseline": 6.0}, status="pending_review",
                        created_at=datetime(2026, 11, 21, 6, tzinfo=UTC))
@@ -48,7 +48,7 @@ async def publish(bootstrap: str, alerts: list[ReviewAlert]) -> None:
     try:
         for item in alerts:
             await producer.send_and_wait("engage.review.alerts", item.model_dump_json().encode(),
-                                         key=f"uni-test:{item.student_id}".encode())
+                                         key=f"{item.tenant}:{item.student_id}".encode())
     finally:
         await producer.stop()
 
@@ -120,3 +120,68 @@ def test_digests_reach_tutors_by_webhook_and_email(engine_env: EngineEnv, tmp_pa
     assert "engagement_drop" in body
     assert "inactivity" in body
     assert "no action has been taken" in body.lower()
+
+
+def test_each_tenant_gets_digests_on_its_own_interval(engine_env: EngineEnv, tmp_path: Path
+                                                      ) -> None:
+    """A tenant on 1 s digests gets two while a tenant on 60 s digests still waits; the waiting
+    digest is not lost: it goes out when the notifier stops."""
+    received: list[tuple[float, dict[str, Any]]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((time.monotonic(), await request.json()))
+        return web.Response(status=204)
+
+    def tenants_seen() -> list[str]:
+        return [digest["tenant"] for _, digest in received]
+
+    http_port = free_port()
+    loop = asyncio.new_event_loop()
+    app = web.Application()
+    app.router.add_post("/digest", hook)
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", http_port).start())
+
+    tenants = json.loads(json.dumps(TEST_TENANTS))
+    url = f"http://127.0.0.1:{http_port}/digest"
+    tenants["tenants"]["uni-test"]["notify"] = {"webhook_url": url, "digest_seconds": 1.0}
+    tenants["tenants"]["optin-test"]["notify"] = {"webhook_url": url, "digest_seconds": 60.0}
+    config = tmp_path / "notify.yaml"
+    config.write_text(yaml.safe_dump(tenants))
+    engine_env.tenant_config = config
+    env = engine_env.env()
+    env.update(ENGAGE_NOTIFY_WEB_PORT=str(free_port()))
+    loop.run_until_complete(publish(engine_env.bootstrap, [
+        alert("s1", "t-ada", "inactivity", tenant="optin-test"),
+        alert("s2", "t-bo", "inactivity", tenant="uni-test")]))
+
+    def wait_until(done: Any, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not done() and time.monotonic() < deadline:
+            loop.run_until_complete(asyncio.sleep(0.1))
+
+    notifier = subprocess.Popen([sys.executable, "-m", "streams.cli", "notify"], cwd=ROOT,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: "uni-test" in tenants_seen(), 60)
+        loop.run_until_complete(publish(engine_env.bootstrap, [
+            alert("s3", "t-bo", "attendance", tenant="uni-test")]))
+        wait_until(lambda: tenants_seen().count("uni-test") >= 2, 30)
+        before_stop = tenants_seen()
+        notifier.terminate()
+        # keep serving while it stops: the slow tenant's waiting digest goes out then
+        wait_until(lambda: notifier.poll() is not None, 30)
+    finally:
+        if notifier.poll() is None:
+            notifier.kill()
+        output = notifier.communicate(timeout=30)[0].decode()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    assert before_stop == ["uni-test", "uni-test"], output
+    fast = [(at, d) for at, d in received if d["tenant"] == "uni-test"]
+    assert [a["student_id"] for _, d in fast for a in d["alerts"]] == ["s2", "s3"]
+    assert fast[1][0] - fast[0][0] >= 1.0
+    assert tenants_seen() == ["uni-test", "uni-test", "optin-test"], output
+    assert received[-1][1]["alerts"][0]["student_id"] == "s1"
