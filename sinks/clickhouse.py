@@ -103,6 +103,8 @@ TTL_COLUMNS = {
     "activity": ("occurred_at", "activity"),
     "daily_measures": ("day", "measures"),
     "daily_scores": ("day", "measures"),
+    # one row per unconsented event (deduplicated by its hash); kept as long as the measures
+    "unconsented_events": ("day", "measures"),
     "attendance": ("occurred_at", "attendance"),
     "dead_letters": ("dead_lettered_at", "dead_letters"),
     "review_queue": ("created_at", "review"),

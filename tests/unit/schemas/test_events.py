@@ -207,3 +207,12 @@ def test_a_huge_dead_letter_is_cut_to_fit_a_kafka_message(payload: bytes) -> Non
     assert cut.original_truncated
     assert len(cut.original) > limit // 8, "the cut keeps a useful part of the original"
     assert payload.startswith(cut.original_bytes())
+
+
+def test_the_published_json_schemas_are_the_current_contract(tmp_path: Path) -> None:
+    """`schemas/json/` is what the README links; `engage schema --out schemas/json` renews it."""
+    published = Path(__file__).resolve().parents[3] / "schemas" / "json"
+    written = write_json_schemas(tmp_path)
+    assert sorted(p.name for p in published.iterdir()) == sorted(p.name for p in written)
+    for path in written:
+        assert (published / path.name).read_text() == path.read_text(), path.name
