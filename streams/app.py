@@ -187,7 +187,10 @@ class EngineWorker:
         return int(value) if value is not None else None
 
     def is_ready(self) -> bool:
+        """Partitions assigned and the students' state restored from the changelog: until
+        then the worker consumes nothing."""
         try:
-            return bool(self.app.consumer.assignment()) and not self.app.rebalancing
+            return (bool(self.app.consumer.assignment()) and not self.app.rebalancing
+                    and not self.app.in_recovery)
         except Exception:
             return False
