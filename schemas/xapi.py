@@ -3,6 +3,9 @@
 The mapping table below follows the ADL xAPI specification's statement structure (actor,
 verb, object, result, context, timestamp) and the Jisc learning analytics xAPI recipes
 ("VLE viewed", "attended learning event"); `docs/xapi-mapping.md` documents it.
+
+Statements arrive as any JSON at all: a member the mapping reads with the wrong JSON type is a
+`schema_violation` naming that member, never an exception.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ COURSE_TYPES = frozenset({
 JISC = ("http://xapi.jisc.ac.uk/", "https://xapi.jisc.ac.uk/")
 NAMESPACE = uuid.UUID("6f0c3f53-8a83-4f43-9e5e-5a4d1c3b2a10")
 MAX_MODULE = 32
+MAX_DETAIL = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +48,61 @@ class IgnoredStatement:
 Mapped = dict[str, Any] | IgnoredStatement
 
 
-def _jisc(extensions: Mapping[str, Any] | None, name: str) -> Any:
-    if not extensions:
-        return None
+class MalformedStatement(Exception):
+    """A member has the wrong JSON type; `map_statement` answers it as a schema_violation."""
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    kinds = {dict: "an object", list: "an array", str: "a string", int: "a number",
+             float: "a number"}
+    return next((name for kind, name in kinds.items() if isinstance(value, kind)), "null")
+
+
+def _path(at: str, key: str) -> str:
+    return f"{at}.{key}" if at else key
+
+
+def _object(parent: Mapping[str, Any], key: str, at: str = "") -> Mapping[str, Any]:
+    """The member as an object; absent or null is an empty one."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedStatement(f"{_path(at, key)}: must be an object, not {_json_type(value)}")
+    return value
+
+
+def _string(parent: Mapping[str, Any], key: str, at: str = "") -> str | None:
+    value = parent.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise MalformedStatement(f"{_path(at, key)}: must be a string, not {_json_type(value)}")
+
+
+Located = tuple[Mapping[str, Any], str]
+
+
+def _activities(parent: Mapping[str, Any], key: str, at: str) -> list[Located]:
+    """A contextActivities entry, each activity with its path; the xAPI specification allows
+    a single activity object where an array is usual."""
+    value, path = parent.get(key), _path(at, key)
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [(value, path)]
+    if not isinstance(value, list):
+        raise MalformedStatement(
+            f"{path}: must be an array of activities, not {_json_type(value)}")
+    for index, activity in enumerate(value):
+        if not isinstance(activity, dict):
+            raise MalformedStatement(
+                f"{path}[{index}]: an activity must be an object, not {_json_type(activity)}")
+    return [(activity, f"{path}[{index}]") for index, activity in enumerate(value)]
+
+
+def _jisc(extensions: Mapping[str, Any], name: str) -> Any:
     for prefix in JISC:
         if prefix + name in extensions:
             return extensions[prefix + name]
@@ -60,55 +116,70 @@ def _first_text(language_map: Any) -> str | None:
     return None
 
 
+def _module_code(code: Any) -> str | None:
+    return code if isinstance(code, str) and 0 < len(code) <= MAX_MODULE else None
+
+
+def _course_area_module(context: Mapping[str, Any]) -> str | None:
+    area = _jisc(_object(context, "extensions", "context"), "courseArea")
+    if not isinstance(area, Mapping):
+        return None
+    for key in ("vle_mod_id", "uddModInstanceID", "uddModInstanceId"):
+        if code := _module_code(_jisc(area, key)):
+            return code
+    return None
+
+
+def _course_module(activity: Mapping[str, Any], at: str) -> str | None:
+    definition = _object(activity, "definition", at)
+    if _string(definition, "type", f"{at}.definition") not in COURSE_TYPES:
+        return None
+    extensions = _object(definition, "extensions", f"{at}.definition")
+    return _module_code(_jisc(extensions, "vle_mod_id") or _first_text(definition.get("name")))
+
+
 def _module(statement: Mapping[str, Any]) -> str | None:
     """The module code: the Jisc courseArea extension, else the parent or grouping course."""
-    context = statement.get("context") or {}
-    area = _jisc(context.get("extensions"), "courseArea") or {}
-    for key in ("vle_mod_id", "uddModInstanceID", "uddModInstanceId"):
-        code = _jisc(area, key) if isinstance(area, Mapping) else None
-        if isinstance(code, str) and 0 < len(code) <= MAX_MODULE:
-            return code
-    activities = context.get("contextActivities") or {}
+    context = _object(statement, "context")
+    if code := _course_area_module(context):
+        return code
+    activities = _object(context, "contextActivities", "context")
     for group in ("parent", "grouping"):
-        for activity in activities.get(group) or []:
-            definition = activity.get("definition") or {}
-            if definition.get("type") not in COURSE_TYPES:
-                continue
-            code = _jisc(definition.get("extensions"), "vle_mod_id") or _first_text(
-                definition.get("name"))
-            if isinstance(code, str) and 0 < len(code) <= MAX_MODULE:
+        for activity, path in _activities(activities, group, "context.contextActivities"):
+            if code := _course_module(activity, path):
                 return code
     return None
 
 
 def _viewed(statement: Mapping[str, Any]) -> Mapped:
-    page = str((statement.get("object") or {}).get("id", ""))[:512] or None
+    page = (_string(_object(statement, "object"), "id", "object") or "")[:512] or None
     return {"type": "vle.click", "module": _module(statement), "page": page}
 
 
+def _attendance_status(result: Mapping[str, Any], attended: bool) -> str:
+    extensions = _object(result, "extensions", "result")
+    category = _jisc(extensions, "attendance_category")
+    if not attended:
+        words = category.lower() if isinstance(category, str) else ""
+        excused = any(word in words for word in ("authori", "excus", "condon"))
+        return "authorised_absence" if excused else "absent"
+    return "late" if _jisc(extensions, "attendance_late") in ("1", 1) else "present"
+
+
 def _attended(statement: Mapping[str, Any]) -> Mapped:
-    target = statement.get("object") or {}
-    definition = target.get("definition") or {}
-    kind = definition.get("type")
-    result = statement.get("result") or {}
+    target = _object(statement, "object")
+    kind = _string(_object(target, "definition", "object"), "type", "object.definition")
+    result = _object(statement, "result")
     attended = result.get("completion", True) is not False
-    reference = str(target.get("id", ""))[:128]
-    if kind == NON_TIMETABLED or (kind != TIMETABLED and "event" in str(kind or "")):
+    reference = (_string(target, "id", "object") or "")[:128]
+    if kind == NON_TIMETABLED or (kind != TIMETABLED and "event" in (kind or "")):
         if not attended:
             return IgnoredStatement(ATTENDED, "non-attendance at an untimetabled event")
         return {"type": "event.checkin", "event_ref": reference}
     if kind != TIMETABLED:
         return IgnoredStatement(ATTENDED, f"attended an activity of type {kind!r}")
-    extensions = result.get("extensions") or {}
-    category = str(_jisc(extensions, "attendance_category") or "").lower()
-    if not attended:
-        excused = any(word in category for word in ("authori", "excus", "condon"))
-        status = "authorised_absence" if excused else "absent"
-    elif str(_jisc(extensions, "attendance_late") or "0") == "1":
-        status = "late"
-    else:
-        status = "present"
-    return {"type": "attendance.swipe", "session_id": reference, "status": status}
+    return {"type": "attendance.swipe", "session_id": reference,
+            "status": _attendance_status(result, attended)}
 
 
 MAPPING: dict[str, Callable[[Mapping[str, Any]], Mapped]] = {
@@ -119,31 +190,34 @@ MAPPING: dict[str, Callable[[Mapping[str, Any]], Mapped]] = {
 }
 
 
-def _student_id(actor: Mapping[str, Any]) -> str | None:
-    account = actor.get("account") or {}
-    if account.get("name"):
-        return str(account["name"])
-    mbox = str(actor.get("mbox", ""))
+def _student_id(statement: Mapping[str, Any]) -> str | None:
+    actor = _object(statement, "actor")
+    name = _string(_object(actor, "account", "actor"), "name", "actor.account")
+    if name:
+        return name
+    mbox = _string(actor, "mbox", "actor") or ""
     return mbox.removeprefix("mailto:").split("@")[0] or None
 
 
-def map_statement(statement: Mapping[str, Any], *, tenant: str
-                  ) -> Event | IgnoredStatement | Rejection:
-    verb = str((statement.get("verb") or {}).get("id", ""))
-    handler = MAPPING.get(verb)
-    if handler is None:
-        return IgnoredStatement(verb or "(none)", "no mapping for this verb")
-    mapped = handler(statement)
-    if isinstance(mapped, IgnoredStatement):
-        return mapped
-    student_id = _student_id(statement.get("actor") or {})
+def _statement_id(statement: Mapping[str, Any]) -> str:
+    """The statement's id, else one derived from its content, so a resend keeps it."""
+    if given := _string(statement, "id"):
+        return given
+    try:
+        content = json.dumps(statement, sort_keys=True, separators=(",", ":"))
+    except RecursionError:
+        raise MalformedStatement("statement: nested too deeply to derive an id") from None
+    return str(uuid.uuid5(NAMESPACE, content))
+
+
+def _to_event(statement: Mapping[str, Any], mapped: dict[str, Any], tenant: str
+              ) -> Event | Rejection:
+    student_id = _student_id(statement)
     if student_id is None:
         return Rejection(DeadLetterReason.SCHEMA_VIOLATION,
                          "actor: needs account.name or mbox to identify the student")
-    statement_id = statement.get("id") or str(
-        uuid.uuid5(NAMESPACE, json.dumps(statement, sort_keys=True, separators=(",", ":"))))
     event = {
-        "event_id": str(statement_id),
+        "event_id": _statement_id(statement),
         "tenant": tenant,
         "student_id": student_id,
         "occurred_at": statement.get("timestamp") or statement.get("stored"),
@@ -155,4 +229,25 @@ def map_statement(statement: Mapping[str, Any], *, tenant: str
     except ValidationError as error:
         detail = "; ".join(
             f"{'.'.join(str(x) for x in e['loc'][1:])}: {e['msg']}" for e in error.errors())
-        return Rejection(DeadLetterReason.SCHEMA_VIOLATION, detail[:500])
+        return Rejection(DeadLetterReason.SCHEMA_VIOLATION, detail[:MAX_DETAIL])
+
+
+def _map(statement: Mapping[str, Any], tenant: str) -> Event | IgnoredStatement | Rejection:
+    verb = _string(_object(statement, "verb"), "id", "verb") or ""
+    handler = MAPPING.get(verb)
+    if handler is None:
+        return IgnoredStatement(verb or "(none)", "no mapping for this verb")
+    mapped = handler(statement)
+    if isinstance(mapped, IgnoredStatement):
+        return mapped
+    return _to_event(statement, mapped, tenant)
+
+
+def map_statement(statement: Any, *, tenant: str) -> Event | IgnoredStatement | Rejection:
+    """Total over JSON values: an event, an ignored verb, or a rejection saying what is wrong."""
+    if not isinstance(statement, dict):
+        return Rejection(DeadLetterReason.SCHEMA_VIOLATION, "a statement must be a JSON object")
+    try:
+        return _map(statement, tenant)
+    except MalformedStatement as error:
+        return Rejection(DeadLetterReason.SCHEMA_VIOLATION, str(error)[:MAX_DETAIL])

@@ -10,8 +10,9 @@ import asyncio
 import hmac
 import json
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from aiohttp import StreamReader, web
 from faust.web import Request
 
 from schemas.decode import DeadLetterReason, Rejection, not_in_future, parse_event_object
@@ -30,30 +31,74 @@ def _too_large(limit: int) -> tuple[int, Result]:
     return 413, {"error": "payload too large", "limit_bytes": limit}
 
 
+async def _read_at_most(stream: StreamReader, limit: int) -> bytes | None:
+    """The body, or None as soon as it passes `limit`. Read piece by piece because a chunked
+    body declares no length, and aiohttp's own client_max_size check answers in plain text."""
+    body = bytearray()
+    async for piece in stream.iter_any():
+        body += piece
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
 async def _read_body(worker: EngineWorker, request: Request) -> bytes | tuple[int, Result]:
     limit = worker.settings.gateway_max_bytes
     declared = request.headers.get("Content-Length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         return _too_large(limit)
-    body = await request.read()
-    if len(body) > limit:
-        return _too_large(limit)
-    return body
+    # faust's aiohttp driver hands us aiohttp's request; its `content` is the body stream.
+    body = await _read_at_most(cast(web.Request, request).content, limit)
+    return _too_large(limit) if body is None else body
 
 
-def _parse_objects(body: bytes) -> list[Any] | None:
-    """A JSON array, a single JSON object, or JSON lines; None when it is none of these."""
-    text = body.decode("utf-8", errors="strict") if body else ""
-    stripped = text.strip()
-    if not stripped:
+def _loads(text: str) -> Any:
+    """json.loads failing only with ValueError, worded for the sender: the limits of Python's
+    parser (nesting depth, digits in an integer) are not JSON syntax errors."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except ValueError:
+        raise ValueError("a number has too many digits") from None
+
+
+def _why_not_json(error: ValueError, line: int) -> str:
+    """Why, and where in the body: `line` is the body line the parsed text starts on."""
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at line {line + error.lineno - 1} column {error.colno}"
+    return f"{error} at line {line}"
+
+
+def _json_lines(text: str) -> list[Any]:
+    """Each non-blank line parsed on its own; a line that is not JSON is its rejection."""
+    items: list[Any] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(_loads(line))
+        except ValueError as error:
+            items.append(Rejection(DeadLetterReason.NOT_JSON,
+                                   f"not JSON: {_why_not_json(error, number)}"))
+    return items
+
+
+def _parse_items(text: str) -> list[Any] | str:
+    """One JSON document (an array, or a single object) or JSON lines, as items: parsed values,
+    and the rejections of lines that are not JSON. Why not, when nothing in it is JSON."""
+    if not text.strip():
         return []
     try:
-        parsed = json.loads(stripped)
-    except json.JSONDecodeError:
-        try:
-            return [json.loads(line) for line in stripped.splitlines() if line.strip()]
-        except json.JSONDecodeError:
-            return None
+        parsed = _loads(text)
+    except ValueError as error:
+        # A broken array is one document, not lines: a line of it may parse on its own.
+        lines = [] if text.lstrip().startswith("[") else _json_lines(text)
+        if all(isinstance(item, Rejection) for item in lines):
+            return _why_not_json(error, 1)
+        return lines
     return parsed if isinstance(parsed, list) else [parsed]
 
 
@@ -101,15 +146,19 @@ def _rejected(index: int, rejection: Rejection) -> Result:
             "detail": rejection.detail}
 
 
-async def _body_objects(worker: EngineWorker, request: Request, what: str
-                        ) -> list[Any] | tuple[int, Result]:
+async def _body_items(worker: EngineWorker, request: Request, what: str
+                      ) -> list[Any] | tuple[int, Result]:
     body = await _read_body(worker, request)
     if isinstance(body, tuple):
         return body
-    objects = _parse_objects(body)
-    if objects is None:
-        return 400, {"error": f"body must be {what}"}
-    return objects
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return 400, {"error": f"body must be UTF-8 text: {error.reason} at byte {error.start}"}
+    items = _parse_items(text)
+    if isinstance(items, str):
+        return 400, {"error": f"body must be {what}; not JSON: {items}"}
+    return items
 
 
 async def _answer(worker: EngineWorker, outcomes: list[tuple[Outcome, bytes]]) -> Result:
@@ -135,28 +184,34 @@ async def _answer(worker: EngineWorker, outcomes: list[tuple[Outcome, bytes]]) -
     }
 
 
+def _event_outcome(worker: EngineWorker, item: Any, now: datetime, token: str | None
+                   ) -> tuple[Outcome, bytes]:
+    """The item's outcome and, when accepted, the bytes to produce: the event as sent."""
+    if isinstance(item, Rejection):
+        return item, b""
+    parsed = parse_event_object(item, now=now, max_future=worker.processor.max_future)
+    outcome = _check(worker, parsed, token)
+    if isinstance(outcome, Rejection):
+        return outcome, b""
+    return outcome, json.dumps(item, separators=(",", ":")).encode()
+
+
 async def handle_events(worker: EngineWorker, request: Request) -> tuple[int, Result]:
-    objects = await _body_objects(worker, request, "a JSON array of events, or JSON lines")
-    if isinstance(objects, tuple):
-        return objects
+    items = await _body_items(worker, request, "a JSON array of events, or JSON lines")
+    if isinstance(items, tuple):
+        return items
     now = from_ms(worker.processor.wall_clock_ms())
     token = _bearer(request)
-    outcomes: list[tuple[Outcome, bytes]] = [
-        (_check(worker, parse_event_object(obj, now=now, max_future=worker.processor.max_future),
-                token),
-         json.dumps(obj, separators=(",", ":")).encode())
-        for obj in objects
-    ]
-    answer = await _answer(worker, outcomes)
+    answer = await _answer(worker, [_event_outcome(worker, item, now, token) for item in items])
     unauthorised = all(r.get("reason") == "unauthorized" for r in answer["results"])
     return (401 if answer["results"] and unauthorised else 200), answer
 
 
-def _from_statement(statement: Any, tenant: str, now: datetime, max_future: timedelta
+def _from_statement(item: Any, tenant: str, now: datetime, max_future: timedelta
                     ) -> Outcome:
-    if not isinstance(statement, dict):
-        return Rejection(DeadLetterReason.SCHEMA_VIOLATION, "a statement must be a JSON object")
-    mapped = map_statement(statement, tenant=tenant)
+    if isinstance(item, Rejection):
+        return item
+    mapped = map_statement(item, tenant=tenant)
     if isinstance(mapped, IgnoredStatement | Rejection):
         return mapped
     return not_in_future(mapped, now, max_future)
@@ -168,14 +223,13 @@ async def handle_xapi(worker: EngineWorker, request: Request) -> tuple[int, Resu
         return 400, {"error": "name a configured tenant with ?tenant= or X-Engage-Tenant"}
     if not _authorised(worker, tenant, _bearer(request)):
         return 401, {"error": "missing or wrong bearer token for this tenant"}
-    objects = await _body_objects(worker, request,
-                                  "an xAPI statement or an array of statements")
-    if isinstance(objects, tuple):
-        return objects
+    items = await _body_items(worker, request, "an xAPI statement or an array of statements")
+    if isinstance(items, tuple):
+        return items
     now = from_ms(worker.processor.wall_clock_ms())
     outcomes: list[tuple[Outcome, bytes]] = []
-    for statement in objects:
-        outcome = _from_statement(statement, tenant, now, worker.processor.max_future)
+    for item in items:
+        outcome = _from_statement(item, tenant, now, worker.processor.max_future)
         value = outcome.model_dump_json().encode() if not isinstance(
             outcome, IgnoredStatement | Rejection) else b""
         outcomes.append((outcome, value))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import TEST_TENANTS
-from tests.support.events import event
+from tests.support.events import event, jsonl
 from tests.support.worker import EngineEnv, WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -24,6 +26,18 @@ def wait_rows(worker: WorkerProcess, table: str, count: int, timeout: float = 60
             return
         time.sleep(0.5)
     raise AssertionError(f"{table} never reached {count} rows:\n{worker.log()}")
+
+
+def post_chunked(worker: WorkerProcess, path: str, pieces: Iterable[bytes]
+                 ) -> tuple[int, str, bytes]:
+    """POST with Transfer-Encoding: chunked (no Content-Length); status, content type, body."""
+    connection = http.client.HTTPConnection("127.0.0.1", worker.env.web_port, timeout=60)
+    try:
+        connection.request("POST", path, body=iter(pieces))
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+    finally:
+        connection.close()
 
 
 @pytest.fixture
@@ -113,3 +127,75 @@ def test_xapi_statements_over_http(engine_env: EngineEnv, worker: WorkerProcess)
     wait_rows(worker, "attendance", 1)
     status, _ = worker.post("/xapi/statements", b"[]")
     assert status == 400
+
+
+def test_bodies_that_are_not_utf8_json_lines_with_a_broken_line_and_chunked_uploads(
+    secured_env: EngineEnv,
+) -> None:
+    worker = WorkerProcess(secured_env).start()
+    try:
+        now = datetime.now(tz=UTC) - timedelta(hours=2)
+        for path in ("/v1/events", "/xapi/statements?tenant=uni-test"):
+            status, body = worker.post(path, b'[{"type": "vle.click", "module": "M\xe9"}]')
+            assert status == 400, body
+            assert "UTF-8" in body["error"]
+
+            status, content_type, raw = post_chunked(worker, path, [b"[" + b" " * 4096] * 3)
+            assert status == 413, raw
+            assert content_type.startswith("application/json")
+            assert json.loads(raw)["limit_bytes"] == 4096
+
+        lines = [json.dumps(event("vle.click", "s2", now, module="BIO1001")),
+                 '{"type": "vle.click", "tenant": "uni-test"',
+                 json.dumps(event("vle.click", "s3", now, module="BIO1001"))]
+        status, body = worker.post("/v1/events", "\n".join(lines).encode())
+        assert status == 200
+        assert [r["status"] for r in body["results"]] == ["accepted", "rejected", "accepted"]
+        assert body["results"][1]["reason"] == "not_json"
+        assert "line 2" in body["results"][1]["detail"]
+
+        good = jsonl([event("vle.click", "s4", now, module="BIO1001")]).encode()
+        status, _, raw = post_chunked(worker, "/v1/events", [good[:20], good[20:]])
+        assert status == 200, raw
+        assert json.loads(raw)["accepted"] == 1
+
+        wait_rows(worker, "activity", 3)
+    finally:
+        worker.stop()
+
+
+def test_malformed_xapi_statements_are_rejected_one_by_one(
+    engine_env: EngineEnv, worker: WorkerProcess
+) -> None:
+    worker.start()
+    when = (datetime.now(tz=UTC) - timedelta(hours=3)).isoformat()
+    actor = {"account": {"name": "s8"}}
+    viewed = {"id": "5a1e0c52-0000-4000-8000-000000000011", "actor": actor,
+              "verb": {"id": "http://id.tincanapi.com/verb/viewed"},
+              "object": {"id": "https://vle.example.ac.uk/mod/page/view.php?id=9"},
+              "timestamp": when}
+    statements = [
+        viewed,
+        {**viewed, "verb": "viewed"},
+        {**viewed, "context": ["BIO1001"]},
+        {**viewed, "context": {"contextActivities": {"grouping": ["course"]}}},
+        {**viewed, "actor": {"account": "s8"}},
+        "a statement",
+        {"id": "5a1e0c52-0000-4000-8000-000000000012", "actor": actor,
+         "verb": {"id": "http://adlnet.gov/expapi/verbs/attended"},
+         "object": {"id": "https://timetable.example.ac.uk/bio1001/l4",
+                    "definition": {"type": "http://xapi.jisc.ac.uk/event_timetabled"}},
+         "timestamp": when},
+    ]
+    status, body = worker.post("/xapi/statements?tenant=uni-test",
+                               json.dumps(statements).encode())
+    assert status == 200, body
+    assert [r["status"] for r in body["results"]] == [
+        "accepted", "rejected", "rejected", "rejected", "rejected", "rejected", "accepted"]
+    rejected = body["results"][1:6]
+    assert {r["reason"] for r in rejected} == {"schema_violation"}
+    assert [r["detail"].split(":")[0] for r in rejected] == [
+        "verb", "context", "context.contextActivities.grouping[0]", "actor.account",
+        "a statement must be a JSON object"]
+    wait_rows(worker, "activity", 1)
+    wait_rows(worker, "attendance", 1)
