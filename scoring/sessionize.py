@@ -28,6 +28,10 @@ from scoring.timebase import MINUTE_MS, LocalCalendar
 GAP_MS = 5 * MINUTE_MS
 LAST_CLICK_MS = 2 * MINUTE_MS
 DAYS_KEPT = 8
+# How far one kind of activity may run ahead of another (a consumer catching up reads small
+# topics first) before the days behind are forgotten and their later activity refolded from
+# storage: a bound on the state a student's slowest kind can hold open.
+SKEW_DAYS_KEPT = 35
 
 
 @dataclass(slots=True)
@@ -39,6 +43,8 @@ class ActivityState:
     open_click: tuple[int, str | None] | None = None
     pending: list[Activity] = field(default_factory=list)
     days: dict[date, DayTotals] = field(default_factory=dict)
+    # Days before this one were pruned: activity dated before it is late, whatever its kind.
+    kept_from: date | None = None
 
     @property
     def newest_ms(self) -> int | None:
@@ -52,6 +58,7 @@ class ActivityState:
             "open": list(self.open_click) if self.open_click else None,
             "pending": [a.to_list() for a in self.pending],
             "days": {d.isoformat(): t.to_list() for d, t in self.days.items()},
+            "kept_from": self.kept_from.isoformat() if self.kept_from else None,
         }
 
     @classmethod
@@ -63,6 +70,7 @@ class ActivityState:
             open_click=(int(open_click[0]), open_click[1]) if open_click else None,
             pending=[Activity.from_list(a) for a in raw.get("pending", [])],
             days={date.fromisoformat(d): DayTotals.from_list(t) for d, t in raw["days"].items()},
+            kept_from=date.fromisoformat(raw["kept_from"]) if raw.get("kept_from") else None,
         )
 
 
@@ -146,8 +154,7 @@ def apply(
     late: list[Activity] = []
     duplicates: list[Activity] = []
     for activity in activities:
-        final_upto = state.final_upto.get(activity.kind)
-        if final_upto is not None and activity.at_ms < final_upto:
+        if _is_late(state, activity, calendar):
             late.append(activity)
             continue
         if activity.event_id in pending_ids:
@@ -162,6 +169,14 @@ def apply(
     for kind, newest_ms in list(state.max_seen.items()):
         _advance(state, kind, newest_ms - lateness_ms, calendar)
     return ApplyOutcome(accepted, late, duplicates, touched)
+
+
+def _is_late(state: ActivityState, activity: Activity, calendar: LocalCalendar) -> bool:
+    """Older than its kind's bound, or dated on a day whose totals were already forgotten."""
+    final_upto = state.final_upto.get(activity.kind)
+    if final_upto is not None and activity.at_ms < final_upto:
+        return True
+    return state.kept_from is not None and calendar.day_of(activity.at_ms) < state.kept_from
 
 
 def _advance(state: ActivityState, kind: Kind, final_upto_ms: int, calendar: LocalCalendar
@@ -184,16 +199,22 @@ def _advance(state: ActivityState, kind: Kind, final_upto_ms: int, calendar: Loc
 
 
 def prune(state: ActivityState, calendar: LocalCalendar) -> None:
-    """Forget final totals of days more than a week before the student's newest activity.
-    Call it only after the days touched by the latest change were read: a single batch can
-    fold an old day's last click and a much newer day at once."""
+    """Forget final totals of days more than a week before the newest activity of the
+    student's slowest kind (at most `SKEW_DAYS_KEPT` behind the newest of any kind), and
+    treat anything dated before the kept days as late from then on. Call it only after the
+    days touched by the latest change were read: a single batch can fold an old day's last
+    click and a much newer day at once."""
     newest_ms = state.newest_ms
     if not state.days or newest_ms is None:
         return
-    newest = calendar.day_of(newest_ms)
-    oldest_kept = newest - timedelta(days=DAYS_KEPT - 1)
-    for day in [d for d in state.days if d < oldest_kept]:
+    slowest = max(calendar.day_of(min(state.max_seen.values())),
+                  calendar.day_of(newest_ms) - timedelta(days=SKEW_DAYS_KEPT))
+    oldest_kept = slowest - timedelta(days=DAYS_KEPT - 1)
+    forgotten = [d for d in state.days if d < oldest_kept]
+    for day in forgotten:
         del state.days[day]
+    if forgotten and (state.kept_from is None or oldest_kept > state.kept_from):
+        state.kept_from = oldest_kept
 
 
 def view(
@@ -269,6 +290,8 @@ def rebuild_from(
             state.pending.append(activity)
         if activity.at_ms > state.max_seen.get(activity.kind, activity.at_ms - 1):
             state.max_seen[activity.kind] = activity.at_ms
+    if state.kept_from is not None and first_day < state.kept_from:
+        state.kept_from = first_day
     clicks_final_upto = state.final_upto.get(Kind.CLICK)
     if clicks_final_upto is not None:
         state.open_click = _close_if_quiet(state.days, state.open_click, clicks_final_upto,

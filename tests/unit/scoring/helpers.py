@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from scoring.measures import Activity, DayTotals, Kind
-from scoring.sessionize import ActivityState, ApplyOutcome, apply, rebuild_from, view
+from scoring.sessionize import ActivityState, ApplyOutcome, apply, prune, rebuild_from, view
 from scoring.timebase import MINUTE_MS, LocalCalendar, to_ms
 
 LONDON_NAME = "Europe/London"
@@ -120,7 +120,8 @@ def figures_of(shown: dict[date, DayTotals]) -> dict[date, DayFigures]:
 @dataclass
 class SimulatedStream:
     """Feeds one student's activity to `apply` as the stream does: every activity ever given
-    is kept in a store, and late activity refolds from the day before the earliest late one."""
+    is kept in a store, late activity refolds from the day before the earliest late one, and
+    old days are pruned after each batch."""
 
     calendar: LocalCalendar = field(default_factory=lambda: LocalCalendar(LONDON_NAME))
     lateness_ms: int = LATENESS_MS
@@ -128,6 +129,8 @@ class SimulatedStream:
     store: dict[str, Activity] = field(default_factory=dict)
     late: list[Activity] = field(default_factory=list)
     duplicates: list[Activity] = field(default_factory=list)
+    # What the stream wrote for days it has since pruned from its state (ClickHouse's copy).
+    written: dict[date, DayTotals] = field(default_factory=dict)
 
     def deliver(self, batch: Sequence[Activity]) -> ApplyOutcome:
         for activity in batch:
@@ -139,6 +142,9 @@ class SimulatedStream:
             first = min(self.calendar.day_of(a.at_ms) for a in outcome.late)
             rebuild_from(self.state, first - timedelta(days=1), self.store.values(),
                          calendar=self.calendar)
+        before = {d: t.copy() for d, t in self.state.days.items()}
+        prune(self.state, self.calendar)
+        self.written.update({d: t for d, t in before.items() if d not in self.state.days})
         return outcome
 
     def deliver_all(self, batches: Iterable[Sequence[Activity]]) -> SimulatedStream:
@@ -150,7 +156,12 @@ class SimulatedStream:
         return {self.calendar.day_of(a.at_ms) for a in self.store.values()}
 
     def shown(self, clock_ms: int = FAR_FUTURE_MS) -> dict[date, DayTotals]:
-        return view(self.state, self.days(), clock_ms=clock_ms, calendar=self.calendar)
+        live = view(self.state, self.days(), clock_ms=clock_ms, calendar=self.calendar)
+        held = set(self.state.days) | {self.calendar.day_of(a.at_ms) for a in self.state.pending}
+        if self.state.open_click is not None:
+            held.add(self.calendar.day_of(self.state.open_click[0]))
+        return {d: (live[d] if d in held or d not in self.written else self.written[d])
+                for d in live}
 
 
 def in_batches(activities: Sequence[Activity], sizes: Iterable[int]) -> list[list[Activity]]:

@@ -16,6 +16,7 @@ from scoring.config import Measure
 from scoring.measures import Activity, DayTotals, Kind
 from scoring.sessionize import (
     DAYS_KEPT,
+    SKEW_DAYS_KEPT,
     ActivityState,
     apply,
     last_click_ms,
@@ -573,3 +574,39 @@ def test_snapshots_restored_mid_stream_resume_exactly(
             assert restarted.state == straight.state
     assert restarted.shown() == straight.shown()
     assert figures_of(restarted.shown()) == expected_days(activities)
+
+
+DAY_MS = 24 * 60 * MINUTE_MS
+
+
+def test_a_day_still_receiving_clicks_is_not_forgotten_when_app_choices_run_weeks_ahead() -> None:
+    clicks = [click(f"c{k}", TEN_AM + k * 2 * MINUTE_MS) for k in range(12)]
+    apps = [app(f"p{k}", TEN_AM + k * DAY_MS) for k in range(30)]
+    in_order = SimulatedStream(calendar=CAL).deliver_all(
+        [sorted([*clicks, *apps], key=lambda a: a.at_ms)])
+    # A consumer catching up starts every topic at once, then the app topic runs ahead.
+    ahead = SimulatedStream(calendar=CAL).deliver_all(
+        [clicks[:1], apps, clicks[1:6], clicks[6:]])
+    assert ahead.late == []
+    assert ahead.shown() == in_order.shown()
+    assert ahead.shown()[DAY].ele_minutes == 24.0
+
+
+@pytest.mark.parametrize("first_app_day", [2, 20])
+def test_the_first_activity_of_a_kind_on_a_forgotten_day_is_refolded_from_storage(
+    first_app_day: int,
+) -> None:
+    clicks = [click(f"c{k}", TEN_AM + k * DAY_MS) for k in range(60)]
+    first_app = app("p", TEN_AM + first_app_day * DAY_MS + MINUTE_MS)
+    stream = SimulatedStream(calendar=CAL).deliver_all([clicks, [first_app]])
+    in_order = SimulatedStream(calendar=CAL).deliver_all(
+        [sorted([*clicks, first_app], key=lambda a: a.at_ms)])
+    assert stream.late == [first_app]
+    assert stream.shown() == in_order.shown()
+
+
+def test_state_stays_bounded_when_one_kind_stops_and_another_goes_on() -> None:
+    stream = SimulatedStream(calendar=CAL)
+    stream.deliver([click("c", TEN_AM)])
+    stream.deliver([app(f"p{k}", TEN_AM + k * DAY_MS) for k in range(1, 200)])
+    assert len(stream.state.days) <= DAYS_KEPT + SKEW_DAYS_KEPT
