@@ -8,6 +8,8 @@ import time
 
 import faust
 
+from streams.app import FaustWorker
+
 bootstrap, topic_name, expected = sys.argv[1], sys.argv[2], int(sys.argv[3])
 app = faust.App(f"engage-bench-noop-{os.getpid()}", broker=f"kafka://{bootstrap}", store="memory://",
                 web_enabled=False, consumer_auto_offset_reset="earliest",
@@ -31,4 +33,5 @@ async def noop(stream):  # type: ignore[no-untyped-def]
 
 
 if __name__ == "__main__":
-    faust.Worker(app, loglevel="error", quiet=True).execute_from_commandline()
+    # The engine's own worker class: the same logging set-up as the worker measured against it.
+    FaustWorker(app, loglevel="error", quiet=True).execute_from_commandline()

@@ -11,7 +11,7 @@ import faust
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
-from schemas.topics import DEADLETTER, INPUT_TOPICS, REVIEW_ALERTS, SCORES
+from schemas.topics import INPUT_TOPICS, SCORES
 from sinks.clickhouse import RetentionDays, apply_retention, connect, migrate
 from sinks.writer import ClickHouseSink
 from streams.hooks import MetricHooks
@@ -71,6 +71,16 @@ def faust_credentials(settings: Settings) -> Any:
     return None
 
 
+class FaustWorker(faust.Worker):
+    """Faust's worker with the root logger at the level asked for. Left alone, the root logger
+    stays at DEBUG and only the handler filters, so every debug call in Faust and aiokafka
+    (one per message sent) builds a log record that is then thrown away."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        logger.setLevel(level)
+
+
 class EngineWorker:
     """Builds the Faust app and wires the processor, sink, metrics and web routes to it."""
 
@@ -93,6 +103,8 @@ class EngineWorker:
             web_application_options={"client_max_size": settings.gateway_max_bytes + 1024},
             consumer_auto_offset_reset="earliest",
             broker_commit_interval=1.0,
+            # Output and changelog records of one batch leave in a few requests, not one each.
+            producer_linger_ms=5,
             # A crashed worker's partitions move on after seconds, not a minute.
             broker_session_timeout=10.0,
             broker_heartbeat_interval=3.0,
@@ -119,17 +131,13 @@ class EngineWorker:
             rules_settle_seconds=settings.rules_settle_seconds,
             highwater=self._highwater,
         )
+        self.processor.progress.await_measurement()
         self.input_topic = self.app.topic(
             *INPUT_TOPICS,
             key_serializer="raw",
             value_serializer="raw",
             partitions=settings.topic_partitions,
         )
-        self.output_topics = {
-            name: self.app.topic(name, key_serializer="raw", value_serializer="raw",
-                                 partitions=settings.topic_partitions)
-            for name in (SCORES, REVIEW_ALERTS, DEADLETTER)
-        }
         self.app.agent(self.input_topic, name="ingest")(self._ingest)
         self.app.timer(settings.quiet_check_seconds)(self._housekeeping)
         self.app.timer(5.0)(self._measure_lag)
@@ -156,9 +164,14 @@ class EngineWorker:
             yield None
 
     async def publish(self, messages: Sequence[OutboundMessage]) -> None:
-        """Send and wait for the broker's acknowledgement, before the batch is acked."""
+        """Send and wait for the broker's acknowledgement, before the batch is acked. The
+        messages are bytes already: they go to the producer directly, not through Faust's
+        per-message topic machinery."""
+        producer = self.app.producer
         deliveries = [
-            await self.output_topics[m.topic].send(key=m.key, value=m.value) for m in messages
+            await producer.send(m.topic, m.key, m.value, partition=None, timestamp=None,
+                                headers=None)
+            for m in messages
         ]
         if deliveries:
             await asyncio.gather(*deliveries)
@@ -169,15 +182,24 @@ class EngineWorker:
         await self.publish(outcome.messages)
 
     async def _measure_lag(self) -> None:
+        """The lag gauge, and which partitions still have messages waiting: rules wait for
+        those before judging a day (see `streams.watermarks`)."""
         consumer = self.app.consumer
+        waiting: set[tuple[str, int]] = set()
         for tp in consumer.assignment():
             if tp.topic not in INPUT_TOPICS:
                 continue
             position = await consumer.position(tp)
             highwater = consumer.highwater(tp)
-            if position is not None and highwater is not None:
-                self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)
-                                                 ).set(max(0, highwater - position))
+            if position is None or highwater is None:
+                waiting.add((tp.topic, tp.partition))  # not fetched yet: assume it has some
+                continue
+            lag = max(0, highwater - position)
+            self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)
+                                             ).set(lag)
+            if lag:
+                waiting.add((tp.topic, tp.partition))
+        self.processor.progress.note_waiting(waiting)
 
     def _highwater(self, topic: str, partition: int) -> int | None:
         try:

@@ -27,14 +27,12 @@ def _date(text: str) -> date:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    import faust
-
-    from streams.app import EngineWorker
+    from streams.app import EngineWorker, FaustWorker
     from streams.topics_admin import ensure_topics
 
     asyncio.run(ensure_topics(settings))
     worker = EngineWorker(settings)
-    faust.Worker(worker.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    FaustWorker(worker.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
     return 0
 
 

@@ -4,7 +4,8 @@ Rules judge a day only once all activity for it is in. Topics and partitions are
 their own pace, so while any of them still has messages waiting (its high watermark is past
 the last offset processed), event time counts only as far as the slowest of those; once
 everything is consumed, as far as the newest event seen. A partition that is merely quiet
-never holds the others back.
+never holds the others back. A partition with messages waiting that nothing has been read from
+yet leaves event time unknown: its events could be of any date.
 """
 
 from __future__ import annotations
@@ -24,6 +25,15 @@ def no_lag(topic: str, partition: int) -> int | None:
 class EventTimeProgress:
     newest_ms: dict[TopicPartition, int] = field(default_factory=dict)
     next_offset: dict[TopicPartition, int] = field(default_factory=dict)
+    # The assigned partitions that had messages waiting when last measured; None until the
+    # consumer has been measured once (a file import has nothing waiting beyond what it read).
+    waiting: set[TopicPartition] | None = field(default_factory=set)
+
+    def note_waiting(self, partitions: set[TopicPartition]) -> None:
+        self.waiting = set(partitions)
+
+    def await_measurement(self) -> None:
+        self.waiting = None
 
     def observe(self, topic: str, partition: int, offset: int, at_ms: int) -> None:
         key = (topic, partition)
@@ -33,7 +43,9 @@ class EventTimeProgress:
             self.next_offset[key] = offset + 1
 
     def watermark(self, highwater: HighWater = no_lag) -> int | None:
-        if not self.newest_ms:
+        if not self.newest_ms or self.waiting is None:
+            return None
+        if any(key not in self.newest_ms for key in self.waiting):
             return None
         behind = []
         for key, newest in self.newest_ms.items():

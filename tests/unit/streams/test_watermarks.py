@@ -1,0 +1,47 @@
+"""When a day counts as complete: the low watermark of event time across input partitions."""
+
+from __future__ import annotations
+
+from streams.watermarks import EventTimeProgress, HighWater
+
+HOUR_MS = 3_600_000
+
+
+def ends(**by_partition: int) -> HighWater:
+    def highwater(topic: str, partition: int) -> int | None:
+        return by_partition.get(f"{topic.split('.')[-1]}{partition}")
+    return highwater
+
+
+def test_the_slowest_partition_with_messages_waiting_sets_event_time() -> None:
+    progress = EventTimeProgress()
+    progress.observe("engage.clicks", 0, 9, 10 * HOUR_MS)
+    progress.observe("engage.menu", 0, 99, 50 * HOUR_MS)
+    assert progress.watermark(ends(clicks0=500, menu0=100)) == 10 * HOUR_MS
+    assert progress.watermark(ends(clicks0=10, menu0=100)) == 50 * HOUR_MS
+
+
+def test_a_partition_with_messages_waiting_but_nothing_read_leaves_event_time_unknown() -> None:
+    progress = EventTimeProgress()
+    progress.observe("engage.menu", 0, 99, 50 * HOUR_MS)
+    progress.note_waiting({("engage.clicks", 3)})
+    assert progress.watermark() is None
+    progress.observe("engage.clicks", 3, 0, 2 * HOUR_MS)
+    assert progress.watermark(ends(clicks3=400, menu0=100)) == 2 * HOUR_MS
+
+
+def test_a_worker_judges_nothing_before_it_has_measured_what_is_waiting() -> None:
+    progress = EventTimeProgress()
+    progress.await_measurement()
+    progress.observe("engage.menu", 0, 0, 50 * HOUR_MS)
+    assert progress.watermark() is None
+    progress.note_waiting(set())
+    assert progress.watermark() == 50 * HOUR_MS
+
+
+def test_a_quiet_partition_never_holds_the_others_back() -> None:
+    progress = EventTimeProgress()
+    progress.observe("engage.clicks", 0, 9, 10 * HOUR_MS)
+    progress.observe("engage.menu", 0, 99, 50 * HOUR_MS)
+    progress.note_waiting({("engage.menu", 0)})
+    assert progress.watermark(ends(clicks0=10, menu0=100)) == 50 * HOUR_MS
