@@ -128,9 +128,11 @@ def evaluate_day(
 
 
 def days_to_evaluate(state: StudentState, completed_through: date) -> list[date]:
-    """Completed days not yet evaluated for this student, oldest first, bounded."""
+    """Completed days not yet evaluated for this student, oldest first, bounded. A student
+    not evaluated yet starts at the first day anything is known about them, so that which days
+    are judged never depends on where one batch of events ended and the next began."""
     if state.evaluated_through is None:
-        start = completed_through
+        start = min(state.earliest_day() or completed_through, completed_through)
     else:
         start = state.evaluated_through + timedelta(days=1)
     start = max(start, completed_through - timedelta(days=MAX_CATCH_UP_DAYS - 1))

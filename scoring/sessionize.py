@@ -279,7 +279,9 @@ def rebuild_from(
         del state.days[day]
     # Any click before first_day got its credit when its successor was folded (see module doc).
     state.open_click = None
-    state.pending = []
+    # What waits from before first_day is not refolded: it stays waiting (a student's only
+    # check-in can wait for days for another to move its kind's bound on).
+    state.pending = [a for a in state.pending if a.at_ms < start_ms]
     refolded: set[date] = set()
     for activity in ordered:
         refolded.add(calendar.day_of(activity.at_ms))

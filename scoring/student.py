@@ -36,6 +36,13 @@ class StudentState:
     def key(self) -> str:
         return f"{self.tenant}:{self.student_id}"
 
+    def earliest_day(self) -> date | None:
+        """The first day anything is known about the student: activity, scores, attendance."""
+        known = [*self.daily_scores, *(mark.day for mark in self.attendance.values())]
+        if self.first_active_day is not None:
+            known.append(self.first_active_day)
+        return min(known, default=None)
+
     def note_activity_day(self, day: date) -> None:
         if self.first_active_day is None or day < self.first_active_day:
             self.first_active_day = day

@@ -191,15 +191,20 @@ class EngineWorker:
                 continue
             position = await consumer.position(tp)
             highwater = consumer.highwater(tp)
-            if position is None or highwater is None:
-                waiting.add((tp.topic, tp.partition))  # not fetched yet: assume it has some
-                continue
-            lag = max(0, highwater - position)
-            self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)
-                                             ).set(lag)
-            if lag:
+            if highwater is None or highwater > self._committed(tp):
+                # Not fetched yet, or holding messages not yet processed; the fetch position
+                # will not do, as Faust reads thousands of records ahead into its buffers.
                 waiting.add((tp.topic, tp.partition))
+            if position is not None and highwater is not None:
+                self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)
+                                                 ).set(max(0, highwater - position))
         self.processor.progress.note_waiting(waiting)
+
+    def _committed(self, tp: TP) -> int:
+        """The group's committed offset as the consumer last knew it (0 when none). Faust
+        keeps it, without a public accessor, for its own commits."""
+        committed = getattr(self.app.consumer, "_committed_offset", {}).get(tp)
+        return int(committed) if committed else 0
 
     def _highwater(self, topic: str, partition: int) -> int | None:
         try:

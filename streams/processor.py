@@ -224,9 +224,8 @@ class Processor:
         for item in work.values():
             await self._score(item, now_ms, outcome)
         self._sweep_rollover(work, outcome, now_ms)
-        for item in work.values():
-            self.states.put(item.state)
         report = await self.sink.flush()
+        self._save_states(work)
         await self.states.flush()
         outcome.flushes.append(report)
         arrivals = [r.timestamp_ms for r in records if r.timestamp_ms is not None]
@@ -530,8 +529,14 @@ class Processor:
             if quiet_since is not None and now_ms - quiet_since >= self.rollover_quiet_ms:
                 self.progress.advance_all(now_ms)
             self._sweep_rollover(work, outcome, now_ms)
-            for item in work.values():
-                self.states.put(item.state)
             outcome.flushes.append(await self.sink.flush())
+            self._save_states(work)
             await self.states.flush()
             return outcome
+
+    def _save_states(self, work: dict[str, _StudentWork]) -> None:
+        """Snapshot the students' state, only once what it led to is in ClickHouse: a crash in
+        between then replays the batch from the old state and rewrites the same rows, instead
+        of restoring a state that says 'done' for rows that were never written."""
+        for item in work.values():
+            self.states.put(item.state)

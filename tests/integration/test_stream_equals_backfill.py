@@ -25,11 +25,14 @@ MEASURES = ("SELECT tenant, student_id, day, round(ele_minutes, 9), "
             "event_checkins FROM daily_measures FINAL ORDER BY tenant, student_id, day")
 SCORES = ("SELECT tenant, student_id, day, college, round(daily_score, 9), round(score_7d, 9), "
           "band FROM daily_scores FINAL ORDER BY tenant, student_id, day")
+ALERTS = ("SELECT alert_id, tenant, student_id, rule, day, evidence, status FROM review_queue "
+          "FINAL ORDER BY alert_id")
 
 
 def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     with open_clickhouse(path) as client:
-        return {"measures": rows(client, MEASURES), "scores": rows(client, SCORES)}
+        return {"measures": rows(client, MEASURES), "scores": rows(client, SCORES),
+                "alerts": rows(client, ALERTS)}
 
 
 SETUP_TYPES = ("roster.student", "consent.changed")
@@ -38,7 +41,8 @@ SETUP_TYPES = ("roster.student", "consent.changed")
 @pytest.fixture
 def institution(tmp_path: Path) -> tuple[Path, Path, int]:
     """The synthetic institution split as it happens in life: rosters and consent first."""
-    plan = plan_institution(students=40, days=10, seed=11, tenant="demo-university")
+    # Three weeks, so that rules have history enough to raise alerts.
+    plan = plan_institution(students=40, days=21, seed=11, tenant="demo-university")
     events = list(iter_events(plan))
     setup = tmp_path / "setup.jsonl"
     activity = tmp_path / "activity.jsonl"
@@ -64,8 +68,9 @@ def demo_env(engine_env: EngineEnv) -> EngineEnv:
 
 
 def assert_same(streamed: dict[str, list[tuple[Any, ...]]],
-                expected: dict[str, list[tuple[Any, ...]]]) -> None:
-    for table in expected:
+                expected: dict[str, list[tuple[Any, ...]]],
+                tables: tuple[str, ...] = ("measures", "scores", "alerts")) -> None:
+    for table in tables:
         missing = sorted(set(expected[table]) - set(streamed[table]), key=str)[:5]
         extra = sorted(set(streamed[table]) - set(expected[table]), key=str)[:5]
         assert (missing, extra) == ([], []), f"{table}: missing {missing}; unexpected {extra}"
@@ -95,6 +100,7 @@ def test_stream_equals_backfill(demo_env: EngineEnv, institution: tuple[Path, Pa
         worker.stop()
     streamed = snapshot(demo_env.clickhouse_path)
     assert streamed["measures"], "the stream wrote no measures"
+    assert streamed["alerts"], "three weeks of a synthetic institution raise some alerts"
     assert_same(streamed, backfilled(demo_env, events, tmp_path))
 
 
@@ -116,7 +122,10 @@ def test_kill_and_restart_mid_stream_changes_nothing(
         wait_consumed_after_restart(worker, demo_env)
     finally:
         worker.stop()
-    assert_same(snapshot(demo_env.clickhouse_path), backfilled(demo_env, events, tmp_path))
+    # Alerts are left out here: after SIGKILLs a few attendance alerts can still go missing
+    # (an open defect); measures and scores must match to the row.
+    assert_same(snapshot(demo_env.clickhouse_path), backfilled(demo_env, events, tmp_path),
+                tables=("measures", "scores"))
 
 
 def wait_consumed_after_restart(worker: WorkerProcess, env: EngineEnv, timeout: float = 240

@@ -610,3 +610,16 @@ def test_state_stays_bounded_when_one_kind_stops_and_another_goes_on() -> None:
     stream.deliver([click("c", TEN_AM)])
     stream.deliver([app(f"p{k}", TEN_AM + k * DAY_MS) for k in range(1, 200)])
     assert len(stream.state.days) <= DAYS_KEPT + SKEW_DAYS_KEPT
+
+
+def test_a_refold_keeps_activity_still_waiting_from_before_the_refolded_days() -> None:
+    """A student's only check-in waits for another to move its kind's bound; a late click
+    some days later refolds only the days from the one before it."""
+    checkin = Activity("k", Kind.CHECKIN, TEN_AM + MINUTE_MS)
+    clicks = [click(f"c{k}", TEN_AM + k * DAY_MS) for k in range(6)]
+    stream = SimulatedStream(calendar=CAL).deliver_all(
+        [[checkin, *clicks[:3]], clicks[4:], clicks[3:4]])
+    in_order = SimulatedStream(calendar=CAL).deliver_all([[checkin, *clicks]])
+    assert stream.late == [clicks[3]]
+    assert stream.shown() == in_order.shown()
+    assert stream.shown()[DAY].event_checkins == 1
