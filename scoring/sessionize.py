@@ -164,11 +164,15 @@ def apply(
         bisect.insort(state.pending, activity, key=Activity.order_key)
         accepted.append(activity)
         touched.add(calendar.day_of(activity.at_ms))
-        if activity.at_ms > state.max_seen.get(activity.kind, activity.at_ms - 1):
-            state.max_seen[activity.kind] = activity.at_ms
+        _note_seen(state, activity)
     for kind, newest_ms in list(state.max_seen.items()):
         _advance(state, kind, newest_ms - lateness_ms, calendar)
     return ApplyOutcome(accepted, late, duplicates, touched)
+
+
+def _note_seen(state: ActivityState, activity: Activity) -> None:
+    if activity.at_ms > state.max_seen.get(activity.kind, activity.at_ms - 1):
+        state.max_seen[activity.kind] = activity.at_ms
 
 
 def _is_late(state: ActivityState, activity: Activity, calendar: LocalCalendar) -> bool:
@@ -290,8 +294,7 @@ def rebuild_from(
             state.open_click = _fold(state.days, state.open_click, activity, calendar)
         else:
             state.pending.append(activity)
-        if activity.at_ms > state.max_seen.get(activity.kind, activity.at_ms - 1):
-            state.max_seen[activity.kind] = activity.at_ms
+        _note_seen(state, activity)
     if state.kept_from is not None and first_day < state.kept_from:
         state.kept_from = first_day
     clicks_final_upto = state.final_upto.get(Kind.CLICK)

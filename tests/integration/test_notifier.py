@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from email import message_from_bytes
 from pathlib import Path
@@ -53,6 +54,18 @@ async def publish(bootstrap: str, alerts: list[ReviewAlert]) -> None:
         await producer.stop()
 
 
+def serve_webhook(loop: asyncio.AbstractEventLoop,
+                  hook: Callable[[web.Request], Awaitable[web.Response]], port: int
+                  ) -> web.AppRunner:
+    """A real local HTTP server taking digests at POST /digest, run on `loop`."""
+    app = web.Application()
+    app.router.add_post("/digest", hook)
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+    return runner
+
+
 def test_digests_reach_tutors_by_webhook_and_email(engine_env: EngineEnv, tmp_path: Path
                                                    ) -> None:
     received: list[dict[str, Any]] = []
@@ -72,11 +85,7 @@ def test_digests_reach_tutors_by_webhook_and_email(engine_env: EngineEnv, tmp_pa
     smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     loop = asyncio.new_event_loop()
-    app = web.Application()
-    app.router.add_post("/digest", hook)
-    runner = web.AppRunner(app)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", http_port).start())
+    runner = serve_webhook(loop, hook, http_port)
 
     tenants = json.loads(json.dumps(TEST_TENANTS))
     tenants["tenants"]["uni-test"]["notify"] = {
@@ -137,11 +146,7 @@ def test_each_tenant_gets_digests_on_its_own_interval(engine_env: EngineEnv, tmp
 
     http_port = free_port()
     loop = asyncio.new_event_loop()
-    app = web.Application()
-    app.router.add_post("/digest", hook)
-    runner = web.AppRunner(app)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", http_port).start())
+    runner = serve_webhook(loop, hook, http_port)
 
     tenants = json.loads(json.dumps(TEST_TENANTS))
     url = f"http://127.0.0.1:{http_port}/digest"
