@@ -158,6 +158,7 @@ class EngineWorker:
                 )
                 for e in events
             ]
+            self._note_waiting()
             outcome = await self.processor.process_isolating(records)
             await self.publish(outcome.messages)
             self.metrics.students_in_state.set(len(self.states))
@@ -178,27 +179,42 @@ class EngineWorker:
         self.metrics.scores_published.inc(sum(m.topic == SCORES for m in messages))
 
     async def _housekeeping(self) -> None:
+        self._note_waiting()
         outcome = await self.processor.tick()
         await self.publish(outcome.messages)
 
-    async def _measure_lag(self) -> None:
-        """The lag gauge, and which partitions still have messages waiting: rules wait for
-        those before judging a day (see `streams.watermarks`)."""
+    def _note_waiting(self) -> None:
+        """Tell the processor which partitions still hold messages it has not processed, just
+        before it may judge a day (see `streams.watermarks`). Measured afresh every time: after
+        a restart or rebalance, a stale answer lets the partitions replayed first carry event
+        time past days whose attendance marks are still to be replayed from another topic."""
+        progress = self.processor.progress
+        if not self.is_ready():
+            progress.await_measurement()
+            return
         consumer = self.app.consumer
         waiting: set[tuple[str, int]] = set()
         for tp in consumer.assignment():
             if tp.topic not in INPUT_TOPICS:
                 continue
-            position = await consumer.position(tp)
             highwater = consumer.highwater(tp)
             if highwater is None or highwater > self._committed(tp):
                 # Not fetched yet, or holding messages not yet processed; the fetch position
                 # will not do, as Faust reads thousands of records ahead into its buffers.
                 waiting.add((tp.topic, tp.partition))
+        progress.note_waiting(waiting)
+
+    async def _measure_lag(self) -> None:
+        """The consumer lag gauge, per input partition."""
+        consumer = self.app.consumer
+        for tp in consumer.assignment():
+            if tp.topic not in INPUT_TOPICS:
+                continue
+            position = await consumer.position(tp)
+            highwater = consumer.highwater(tp)
             if position is not None and highwater is not None:
                 self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)
                                                  ).set(max(0, highwater - position))
-        self.processor.progress.note_waiting(waiting)
 
     def _committed(self, tp: TP) -> int:
         """The group's committed offset as the consumer last knew it (0 when none). Faust
