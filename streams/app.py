@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from streams.hooks import MetricHooks
 from streams.metrics import EngineMetrics
 from streams.processor import OutboundMessage, Processor, RawRecord
 from streams.settings import Settings
+from streams.stall import StallWatch
 from streams.state_store import TableStates
 from streams.web import register_routes
 
@@ -132,6 +134,9 @@ class EngineWorker:
             highwater=self._highwater,
         )
         self.processor.progress.await_measurement()
+        self.stall = StallWatch(settings.stall_seconds)
+        self.in_batch = False
+        self.stalled = False
         self.input_topic = self.app.topic(
             *INPUT_TOPICS,
             key_serializer="raw",
@@ -158,9 +163,14 @@ class EngineWorker:
                 )
                 for e in events
             ]
-            self._note_waiting()
-            outcome = await self.processor.process_isolating(records)
-            await self.publish(outcome.messages)
+            self.in_batch = True
+            try:
+                self._note_waiting()
+                outcome = await self.processor.process_isolating(records)
+                await self.publish(outcome.messages)
+            finally:
+                self.in_batch = False
+            self.stall.batch_done()
             self.metrics.students_in_state.set(len(self.states))
             yield None
 
@@ -188,10 +198,12 @@ class EngineWorker:
         before it may judge a day (see `streams.watermarks`). Measured afresh every time: after
         a restart or rebalance, a stale answer lets the partitions replayed first carry event
         time past days whose attendance marks are still to be replayed from another topic."""
-        progress = self.processor.progress
-        if not self.is_ready():
-            progress.await_measurement()
-            return
+        if self.is_ready():
+            self.processor.progress.note_waiting(self._partitions_waiting())
+        else:
+            self.processor.progress.await_measurement()
+
+    def _partitions_waiting(self) -> set[tuple[str, int]]:
         consumer = self.app.consumer
         waiting: set[tuple[str, int]] = set()
         for tp in consumer.assignment():
@@ -202,10 +214,11 @@ class EngineWorker:
                 # Not fetched yet, or holding messages not yet processed; the fetch position
                 # will not do, as Faust reads thousands of records ahead into its buffers.
                 waiting.add((tp.topic, tp.partition))
-        progress.note_waiting(waiting)
+        return waiting
 
     async def _measure_lag(self) -> None:
-        """The consumer lag gauge, per input partition."""
+        """The consumer lag gauge per input partition, and whether the worker is stalled."""
+        self._watch_for_stall()
         consumer = self.app.consumer
         for tp in consumer.assignment():
             if tp.topic not in INPUT_TOPICS:
@@ -215,6 +228,19 @@ class EngineWorker:
             if position is not None and highwater is not None:
                 self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)
                                                  ).set(max(0, highwater - position))
+
+    def _watch_for_stall(self) -> None:
+        ready = self.is_ready()
+        stalled = self.stall.check(
+            time.monotonic(), ready=ready, in_batch=self.in_batch,
+            waiting=ready and bool(self._partitions_waiting()),
+        )
+        if stalled and not self.stalled:
+            log.error("stalled: partitions hold unprocessed messages but no batch has been "
+                      "taken for %.0fs; /healthz now fails so that the worker is restarted",
+                      self.settings.stall_seconds)
+        self.stalled = stalled
+        self.metrics.consumer_stalled.set(int(stalled))
 
     def _committed(self, tp: TP) -> int:
         """The group's committed offset as the consumer last knew it (0 when none). Faust

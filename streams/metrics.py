@@ -32,6 +32,9 @@ class EngineMetrics:
         self.consumer_lag = Gauge(
             "engage_consumer_lag", "Messages not yet consumed, by topic and partition",
             ["topic", "partition"], registry=registry)
+        self.consumer_stalled = Gauge(
+            "engage_consumer_stalled", "1 while partitions hold unprocessed messages and no "
+            "batch has been taken for ENGAGE_STALL_SECONDS (/healthz fails)", registry=registry)
         self.alerts_raised = Counter(
             "engage_alerts_raised_total", "Alerts raised for human review, by rule",
             ["rule"], registry=registry)

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     rollover_quiet_seconds: float = Field(default=900.0, gt=0)
     rules_settle_seconds: float = Field(default=6 * 3600, ge=0)
     sink_retry_max_seconds: float = Field(default=30.0, gt=0)
+    # Ready, idle and with messages waiting this long: /healthz fails (see streams.stall).
+    stall_seconds: float = Field(default=120.0, gt=0)
     gateway_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
 
     retention_days_activity: int = Field(default=400, ge=1)

@@ -22,6 +22,8 @@ def register_routes(worker: EngineWorker) -> None:
     @app.page("/healthz")
     class Health(View):
         async def get(self, request: Request) -> Response:
+            if worker.stalled:
+                return self.json({"status": "stalled"}, status=503)
             return self.json({"status": "ok"})
 
     @app.page("/readyz")

@@ -119,24 +119,36 @@ def test_kill_and_restart_mid_stream_changes_nothing(
         worker.kill()
         worker = WorkerProcess(demo_env).start()
     try:
-        wait_consumed_after_restart(worker, demo_env)
+        worker = wait_consumed_after_restart(worker, demo_env)
     finally:
         worker.stop()
     assert_same(snapshot(demo_env.clickhouse_path), backfilled(demo_env, events, tmp_path))
 
 
 def wait_consumed_after_restart(worker: WorkerProcess, env: EngineEnv, timeout: float = 240
-                                ) -> None:
+                                ) -> WorkerProcess:
     """After a restart the worker re-reads from its last commit: wait until the group has
-    committed every input message, i.e. processed it."""
+    committed every input message, i.e. processed it. A worker whose `/healthz` fails is
+    restarted, as the liveness probe of its deployment would; returns the worker running."""
     deadline = time.monotonic() + timeout
     lag = -1
     while time.monotonic() < deadline:
         lag = asyncio.run(group_lag(env.bootstrap, "engage-test-worker", INPUT_TOPICS))
         if lag == 0:
-            return
+            return worker
+        if liveness_fails(worker):
+            print(f"worker stalled with lag {lag}; restarting it:\n{worker.log()}")
+            worker.kill()
+            worker = WorkerProcess(env).start()
         time.sleep(1)
     raise AssertionError(f"worker did not catch up (lag {lag}):\n{worker.log()}")
+
+
+def liveness_fails(worker: WorkerProcess) -> bool:
+    try:
+        return worker.get("/healthz")[0] != 200
+    except OSError:
+        return False
 
 
 def test_a_broker_restart_mid_stream_loses_nothing(
@@ -153,7 +165,8 @@ def test_a_broker_restart_mid_stream_loses_nothing(
         broker.stop()
         time.sleep(5)
         broker.start()
-        wait_consumed_after_restart(worker, demo_env)
+        recovered = wait_consumed_after_restart(worker, demo_env)
+        assert recovered is worker, "the worker should recover by itself"
         assert worker.proc is not None
         assert worker.proc.poll() is None, "the worker should recover by itself"
     finally:

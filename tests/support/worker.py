@@ -42,6 +42,7 @@ class EngineEnv:
             ENGAGE_WORKER_ID="engage-test-worker",
             ENGAGE_QUIET_CHECK_SECONDS="1",
             ENGAGE_BATCH_WITHIN_SECONDS="0.2",
+            ENGAGE_STALL_SECONDS="20",
         )
         env.update(self.extra)
         return env
@@ -72,6 +73,9 @@ def send(env: EngineEnv, worker: WorkerProcess, events: list[dict[str, Any]]) ->
 
 
 class WorkerProcess:
+    # The module run with `python -m`; a variant of the worker names its own launcher.
+    entry_module = "streams.cli"
+
     def __init__(self, env: EngineEnv) -> None:
         self.env = env
         self.log_path = env.workdir / f"worker-{time.monotonic_ns()}.log"
@@ -81,7 +85,7 @@ class WorkerProcess:
         self.env.workdir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "--loglevel",
+            [sys.executable, "-m", self.entry_module, "worker", "--loglevel",
              os.environ.get("ENGAGE_TEST_WORKER_LOGLEVEL", "info")],
             cwd=ROOT, env=self.env.env(), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
