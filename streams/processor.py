@@ -10,11 +10,12 @@ may commit the batch's offsets afterwards.
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -129,6 +130,32 @@ class _StudentWork:
     decisions: list[tuple[str, str, datetime]] = field(default_factory=list)
 
 
+class _Undo:
+    """What one batch may change in memory, as it was before: the touched students' state (as
+    their snapshot), event-time progress and the days swept. A failed batch is rolled back, so
+    retrying it record by record starts from where it started, instead of from half-applied
+    state that would, say, count a day as judged while the alerts it raised were discarded."""
+
+    def __init__(self, processor: Processor) -> None:
+        self._processor = processor
+        self._progress = copy.deepcopy(processor.progress)
+        self._swept_day = dict(processor.swept_day)
+        self._states: dict[str, dict[str, Any] | None] = {}
+
+    def remember(self, key: str, state: StudentState | None) -> None:
+        if key not in self._states:
+            self._states[key] = state.to_dict() if state is not None else None
+
+    def roll_back(self) -> None:
+        processor = self._processor
+        processor.sink.discard()
+        processor.progress = self._progress
+        processor.swept_day = self._swept_day
+        for key, snapshot in self._states.items():
+            processor.states.restore(
+                key, StudentState.from_dict(snapshot) if snapshot is not None else None)
+
+
 class Processor:
     def __init__(
         self,
@@ -160,11 +187,23 @@ class Processor:
         self.highwater: HighWater = highwater
         self.last_event_wall_ms: int | None = None
         self.lock = asyncio.Lock()
+        self._undo: _Undo | None = None
 
     # ------------------------------------------------------------------------------------
     async def process(self, records: list[RawRecord]) -> BatchOutcome:
+        return await self._undoable(lambda: self._process(records))
+
+    async def _undoable(self, step: Callable[[], Awaitable[BatchOutcome]]) -> BatchOutcome:
         async with self.lock:
-            return await self._process(records)
+            undo = _Undo(self)
+            self._undo = undo
+            try:
+                return await step()
+            except BaseException:
+                undo.roll_back()
+                raise
+            finally:
+                self._undo = None
 
     async def process_isolating(self, records: list[RawRecord]) -> BatchOutcome:
         """Like `process`, but a record that makes processing fail is dead-lettered with the
@@ -285,7 +324,9 @@ class Processor:
         key = f"{event.tenant}:{event.student_id}"
         item = work.get(key)
         if item is None:
-            state = self.states.get(key) or StudentState(event.tenant, event.student_id)
+            stored = self.states.get(key)
+            self._remember(key, stored)
+            state = stored or StudentState(event.tenant, event.student_id)
             item = _StudentWork(state, self.tenants[event.tenant], self.calendars[event.tenant])
             work[key] = item
         item.state.partition = partition
@@ -432,14 +473,15 @@ class Processor:
             return
         self.swept_day.update(due)
         for state in self.states.states():
-            completed_day = due.get(state.tenant)
-            if completed_day is None:
-                continue
-            key = state.key
-            if key not in work:
-                work[key] = _StudentWork(state, self.tenants[state.tenant],
-                                         self.calendars[state.tenant])
-            self._evaluate(work[key], completed_day, outcome)
+            if state.tenant in due and state.key not in work:
+                self._remember(state.key, state)
+                work[state.key] = _StudentWork(state, self.tenants[state.tenant],
+                                               self.calendars[state.tenant])
+        # Students first seen in this batch are not in the store yet, and are judged too.
+        for item in work.values():
+            completed_day = due.get(item.state.tenant)
+            if completed_day is not None:
+                self._evaluate(item, completed_day, outcome)
 
     def _evaluate(self, item: _StudentWork, completed: date, outcome: BatchOutcome) -> None:
         for day in days_to_evaluate(item.state, completed):
@@ -510,29 +552,35 @@ class Processor:
     async def tick(self) -> BatchOutcome:
         """Close quiet students' last clicks by the wall clock; roll days over when a tenant's
         stream has been quiet long enough for its event time to stop advancing."""
-        async with self.lock:
-            outcome = BatchOutcome()
-            now_ms = self.wall_clock_ms()
-            work: dict[str, _StudentWork] = {}
-            for state in self.states.states():
-                last_click = last_click_ms(state.activity)
-                if (state.tail_shown_closed or last_click is None
-                        or not last_click_counted(state.activity, now_ms)):
-                    continue
-                item = _StudentWork(state, self.tenants[state.tenant],
-                                    self.calendars[state.tenant])
-                item.touched.add(item.calendar.day_of(last_click))
-                work[state.key] = item
-            for item in work.values():
-                await self._score(item, now_ms, outcome)
-            quiet_since = self.last_event_wall_ms
-            if quiet_since is not None and now_ms - quiet_since >= self.rollover_quiet_ms:
-                self.progress.advance_all(now_ms)
-            self._sweep_rollover(work, outcome, now_ms)
-            outcome.flushes.append(await self.sink.flush())
-            self._save_states(work)
-            await self.states.flush()
-            return outcome
+        return await self._undoable(self._tick)
+
+    async def _tick(self) -> BatchOutcome:
+        outcome = BatchOutcome()
+        now_ms = self.wall_clock_ms()
+        work: dict[str, _StudentWork] = {}
+        for state in self.states.states():
+            last_click = last_click_ms(state.activity)
+            if (state.tail_shown_closed or last_click is None
+                    or not last_click_counted(state.activity, now_ms)):
+                continue
+            self._remember(state.key, state)
+            item = _StudentWork(state, self.tenants[state.tenant], self.calendars[state.tenant])
+            item.touched.add(item.calendar.day_of(last_click))
+            work[state.key] = item
+        for item in work.values():
+            await self._score(item, now_ms, outcome)
+        quiet_since = self.last_event_wall_ms
+        if quiet_since is not None and now_ms - quiet_since >= self.rollover_quiet_ms:
+            self.progress.advance_all(now_ms)
+        self._sweep_rollover(work, outcome, now_ms)
+        outcome.flushes.append(await self.sink.flush())
+        self._save_states(work)
+        await self.states.flush()
+        return outcome
+
+    def _remember(self, key: str, state: StudentState | None) -> None:
+        if self._undo is not None:
+            self._undo.remember(key, state)
 
     def _save_states(self, work: dict[str, _StudentWork]) -> None:
         """Snapshot the students' state, only once what it led to is in ClickHouse: a crash in

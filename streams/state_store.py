@@ -16,6 +16,10 @@ class StateStore(Protocol):
 
     def states(self) -> Iterator[StudentState]: ...
 
+    def restore(self, key: str, state: StudentState | None) -> None:
+        """Put back what was held before a failed batch (None: nothing), writing nothing: the
+        durable copy never saw the failed batch's changes."""
+
     def __len__(self) -> int: ...
 
     async def flush(self) -> None:
@@ -34,6 +38,12 @@ class MemoryStates:
 
     def states(self) -> Iterator[StudentState]:
         return iter(list(self._states.values()))
+
+    def restore(self, key: str, state: StudentState | None) -> None:
+        if state is None:
+            self._states.pop(key, None)
+        else:
+            self._states[key] = state
 
     def __len__(self) -> int:
         return len(self._states)
@@ -68,6 +78,12 @@ class TableStates:
         self._in_flight.append(
             self._table.send_changelog(state.partition, state.key, state.to_dict())
         )
+
+    def restore(self, key: str, state: StudentState | None) -> None:
+        if state is None:
+            self._table.data.pop(key, None)
+        else:
+            self._table.data[key] = state
 
     def states(self) -> Iterator[StudentState]:
         for key in list(self._table.data.keys()):

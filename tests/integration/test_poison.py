@@ -6,6 +6,7 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,3 +111,56 @@ def test_failed_writes_are_retried_and_the_batch_waits_for_them(tenant_file: Pat
     assert outcome.accepted == 3
     assert stored == [(3,)]
     assert measured == [(4.0,)]  # 1 + 1 + the last click's 2 minutes
+
+
+class FailsToSaveOne(MemoryStates):
+    """State that cannot be saved for one student: the batch fails after its rules ran."""
+
+    def put(self, state: StudentState) -> None:
+        if state.student_id == "poison":
+            raise ValueError("snapshot cannot be written")
+        super().put(state)
+
+
+def test_a_batch_failing_after_its_rules_ran_is_retried_from_where_it_started(
+        tmp_path: Path) -> None:
+    """Retried record by record over half-applied state, the batch would find its days
+    already judged and the alerts it raised (then discarded) would never be published."""
+    from schemas.topics import REVIEW_ALERTS
+    from tests.integration.test_alerts import TENANT, active_day, history
+    from tests.support.inprocess import Clock, processor_on, records
+
+    start = (datetime.now(tz=UTC) - timedelta(days=31)).replace(hour=9, minute=0, second=0,
+                                                                 microsecond=0)
+    payloads = [
+        *(event("roster.student", s, start - timedelta(days=1), tenant=TENANT, college="CLES",
+                tutor_id="t-ada") for s in ("steady", "dropper", "private")),
+        *(event("consent.changed", s, start - timedelta(days=1), tenant=TENANT, granted=True)
+          for s in ("steady", "dropper")),
+        *history(30, start),
+        *active_day("steady", start + timedelta(days=30, hours=-1)),
+    ]
+    poison = event("vle.click", "poison", start + timedelta(days=30), tenant=TENANT,
+                   module="BIO1001")
+    clock = Clock(datetime.now(tz=UTC))
+
+    def published_alerts(folder: str, batch: list[dict[str, Any]], isolating: bool
+                         ) -> tuple[list[tuple[str, str, str]], list[tuple[Any, ...]]]:
+        (tmp_path / folder).mkdir()
+        processor = processor_on(tmp_path / folder, clock)
+        if isolating:
+            processor.states = FailsToSaveOne()
+        step = processor.process_isolating if isolating else processor.process
+        try:
+            outcome = asyncio.run(step(records(*batch)))
+            stored = processor.sink.run_sync(lambda c: rows(
+                c, "SELECT student_id, rule, day FROM review_queue FINAL ORDER BY alert_id"))
+        finally:
+            processor.sink.close()
+        alerts = sorted((m["student_id"], m["rule"], m["day"]) for m in (
+            json.loads(m.value) for m in outcome.messages if m.topic == REVIEW_ALERTS))
+        return alerts, stored
+
+    expected = published_alerts("clean", payloads, isolating=False)
+    assert {rule for _, rule, _ in expected[0]} >= {"engagement_drop", "attendance"}
+    assert published_alerts("poisoned", [*payloads, poison], isolating=True) == expected
