@@ -179,11 +179,12 @@ class EngineWorker:
         messages are bytes already: they go to the producer directly, not through Faust's
         per-message topic machinery."""
         producer = self.app.producer
-        deliveries = [
-            await producer.send(m.topic, m.key, m.value, partition=None, timestamp=None,
-                                headers=None)
-            for m in messages
-        ]
+        deliveries = []
+        for n, m in enumerate(messages, start=1):
+            deliveries.append(await producer.send(m.topic, m.key, m.value, partition=None,
+                                                  timestamp=None, headers=None))
+            if n % 2000 == 0:
+                await asyncio.sleep(0)  # a send that finds room never yields; heartbeats must
         if deliveries:
             await asyncio.gather(*deliveries)
         self.metrics.scores_published.inc(sum(m.topic == SCORES for m in messages))

@@ -46,6 +46,10 @@ ENGAGEMENT_TYPES = {*KIND_OF_EVENT_TYPE, "event.registered"}
 SETUP_TOPICS = frozenset({CONSENT, ROSTER})
 # Well inside the producer's and the broker's default limits of about 1 MB per message.
 DEADLETTER_MESSAGE_MAX_BYTES = 512 * 1024
+# Batch work yields to the event loop this often: a batch (or a day's sweep) touching thousands
+# of students takes seconds, and a loop silent for the session timeout would miss heartbeats and
+# have the broker give the partitions away; the web server would stop answering too.
+YIELD_EVERY_STUDENTS = 250
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -260,11 +264,10 @@ class Processor:
             if item.withdrawn:
                 await self._delete_engagement(item, now)
         await self._move_alerts_on([d for item in work.values() for d in item.decisions])
-        for item in work.values():
-            await self._score(item, now_ms, outcome)
-        self._sweep_rollover(work, outcome, now_ms)
+        await self._score_all(work, now_ms, outcome)
+        await self._sweep_rollover(work, outcome, now_ms)
         report = await self.sink.flush()
-        self._save_states(work)
+        await self._save_states(work)
         await self.states.flush()
         outcome.flushes.append(report)
         arrivals = [r.timestamp_ms for r in records if r.timestamp_ms is not None]
@@ -400,6 +403,13 @@ class Processor:
                 item.decisions.append((event.alert_id, str(event.decision), event.occurred_at))
 
     # -- scoring ------------------------------------------------------------------------------
+    async def _score_all(self, work: dict[str, _StudentWork], now_ms: int,
+                         outcome: BatchOutcome) -> None:
+        for n, item in enumerate(work.values(), start=1):
+            await self._score(item, now_ms, outcome)
+            if n % YIELD_EVERY_STUDENTS == 0:
+                await asyncio.sleep(0)
+
     async def _score(self, item: _StudentWork, now_ms: int, outcome: BatchOutcome) -> None:
         state = item.state
         touched = set(item.touched)
@@ -455,7 +465,7 @@ class Processor:
             )
 
     # -- rules --------------------------------------------------------------------------------
-    def _sweep_rollover(self, work: dict[str, _StudentWork], outcome: BatchOutcome,
+    async def _sweep_rollover(self, work: dict[str, _StudentWork], outcome: BatchOutcome,
                         now_ms: int) -> None:
         """Evaluate the rules once per completed local day for every student in state.
 
@@ -472,16 +482,20 @@ class Processor:
         if not due:
             return
         self.swept_day.update(due)
-        for state in self.states.states():
+        for n, state in enumerate(self.states.states(), start=1):
             if state.tenant in due and state.key not in work:
                 self._remember(state.key, state)
                 work[state.key] = _StudentWork(state, self.tenants[state.tenant],
                                                self.calendars[state.tenant])
+            if n % YIELD_EVERY_STUDENTS == 0:
+                await asyncio.sleep(0)
         # Students first seen in this batch are not in the store yet, and are judged too.
-        for item in work.values():
+        for n, item in enumerate(work.values(), start=1):
             completed_day = due.get(item.state.tenant)
             if completed_day is not None:
                 self._evaluate(item, completed_day, outcome)
+            if n % YIELD_EVERY_STUDENTS == 0:
+                await asyncio.sleep(0)
 
     def _evaluate(self, item: _StudentWork, completed: date, outcome: BatchOutcome) -> None:
         for day in days_to_evaluate(item.state, completed):
@@ -567,14 +581,13 @@ class Processor:
             item = _StudentWork(state, self.tenants[state.tenant], self.calendars[state.tenant])
             item.touched.add(item.calendar.day_of(last_click))
             work[state.key] = item
-        for item in work.values():
-            await self._score(item, now_ms, outcome)
+        await self._score_all(work, now_ms, outcome)
         quiet_since = self.last_event_wall_ms
         if quiet_since is not None and now_ms - quiet_since >= self.rollover_quiet_ms:
             self.progress.advance_all(now_ms)
-        self._sweep_rollover(work, outcome, now_ms)
+        await self._sweep_rollover(work, outcome, now_ms)
         outcome.flushes.append(await self.sink.flush())
-        self._save_states(work)
+        await self._save_states(work)
         await self.states.flush()
         return outcome
 
@@ -582,9 +595,11 @@ class Processor:
         if self._undo is not None:
             self._undo.remember(key, state)
 
-    def _save_states(self, work: dict[str, _StudentWork]) -> None:
+    async def _save_states(self, work: dict[str, _StudentWork]) -> None:
         """Snapshot the students' state, only once what it led to is in ClickHouse: a crash in
         between then replays the batch from the old state and rewrites the same rows, instead
         of restoring a state that says 'done' for rows that were never written."""
-        for item in work.values():
+        for n, item in enumerate(work.values(), start=1):
             self.states.put(item.state)
+            if n % YIELD_EVERY_STUDENTS == 0:
+                await asyncio.sleep(0)
