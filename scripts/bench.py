@@ -1,7 +1,9 @@
 """`make bench`: throughput, latency, memory and alert quality on this machine, one JSON line.
 
 Starts its own Kafka broker and worker on free loopback ports, in a temporary folder, and stops
-them. `BENCH_STUDENTS` / `BENCH_DAYS` scale the synthetic institution.
+them. `BENCH_STUDENTS` / `BENCH_DAYS` scale the synthetic institution, `BENCH_STATE_STUDENTS`
+the memory phase, `BENCH_PHASE_EVENTS` the two equal phases that compare throughput with and
+without a poison message every 1,000 offsets.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -29,10 +33,17 @@ sys.path.insert(0, str(ROOT))
 
 from synthetic import ground_truth, iter_events, plan_institution, write_jsonl  # noqa: E402
 
-STUDENTS = int(os.environ.get("BENCH_STUDENTS", "1000"))
+STUDENTS = int(os.environ.get("BENCH_STUDENTS", "300"))
 DAYS = int(os.environ.get("BENCH_DAYS", "28"))
 LATENCY_EPS = int(os.environ.get("BENCH_LATENCY_EPS", "2000"))
 LATENCY_SECONDS = int(os.environ.get("BENCH_LATENCY_SECONDS", "30"))
+STATE_STUDENTS = int(os.environ.get("BENCH_STATE_STUDENTS", "100000"))
+STATE_CLICK_DAYS = 3
+PHASE_EVENTS = int(os.environ.get("BENCH_PHASE_EVENTS", "40000"))
+POISON_EVERY = 1000
+# No phase may wait longer than this for the worker; a stuck run fails instead of hanging.
+WAIT_SECONDS = float(os.environ.get("BENCH_WAIT_SECONDS", "900"))
+TENANT = "demo-university"
 ENGAGEMENT_RULES = ("engagement_drop", "inactivity")
 
 
@@ -133,6 +144,117 @@ async def paced_clicks(bootstrap: str, eps: int, seconds: int) -> int:
     return sent
 
 
+Message = tuple[str, bytes | None, bytes | None]
+
+
+def seen_by_worker(port: int) -> float:
+    try:
+        return metric(port, "engage_events_consumed_total") + metric(
+            port, "engage_events_dead_lettered_total")
+    except OSError:
+        return 0.0
+
+
+def worker_has_seen(port: int, count: float) -> bool:
+    return seen_by_worker(port) >= count
+
+
+def wait_for(done: Callable[[], bool], what: str, worker: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not done():
+        if worker.poll() is not None:
+            raise SystemExit(f"worker stopped while waiting for {what}; see worker.log")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gave up after {WAIT_SECONDS:.0f}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def click(event_id: str, student: str, at: datetime) -> Message:
+    value = json.dumps({"event_id": event_id, "type": "vle.click", "tenant": TENANT,
+                        "student_id": student, "occurred_at": at.isoformat(),
+                        "module": "BIO1001"}).encode()
+    return "engage.vle.clicks", f"{TENANT}:{student}".encode(), value
+
+
+POISON_KINDS: tuple[bytes | None, ...] = (
+    b"{not json",
+    json.dumps({"type": "vle.click", "tenant": TENANT}).encode(),  # fails the schema
+    json.dumps({"event_id": "x", "type": "vle.click", "tenant": "nowhere", "student_id": "s1",
+                "occurred_at": "2026-10-05T08:00:00Z", "module": "BIO1001"}).encode(),
+    b"\xff\xfe not utf-8",
+    None,  # a tombstone
+)
+
+
+def click_phase(label: str, poisoned: bool) -> list[Message]:
+    """Live clicks for the replayed students; with `poisoned`, every 1,000th is poison."""
+    now = datetime.now(tz=UTC)
+    messages: list[Message] = []
+    for n in range(PHASE_EVENTS):
+        student = f"s{n % STUDENTS + 1:05d}"
+        if poisoned and n % POISON_EVERY == POISON_EVERY - 1:
+            poison = POISON_KINDS[(n // POISON_EVERY) % len(POISON_KINDS)]
+            messages.append(("engage.vle.clicks", f"{TENANT}:{student}".encode(), poison))
+        else:
+            messages.append(click(f"{label}-{n}", student, now))
+    return messages
+
+
+def state_students(recent: datetime) -> Iterator[Message]:
+    """`STATE_STUDENTS` more students, with a roster entry and consent: what a worker holds
+    for a large university, once `state_clicks` has given them some activity."""
+    joined = (recent - timedelta(days=7)).isoformat()
+    for n in range(STATE_STUDENTS):
+        student = f"m{n:06d}"
+        key = f"{TENANT}:{student}".encode()
+        yield "engage.roster", key, json.dumps({
+            "event_id": f"state-roster-{n}", "type": "roster.student", "tenant": TENANT,
+            "student_id": student, "occurred_at": joined, "college": ("CLES", "CEMPS")[n % 2],
+            "tutor_id": f"t{n % 400:03d}"}).encode()
+        yield "engage.consent", key, json.dumps({
+            "event_id": f"state-consent-{n}", "type": "consent.changed", "tenant": TENANT,
+            "student_id": student, "occurred_at": joined, "granted": True}).encode()
+
+
+def state_clicks(recent: datetime) -> Iterator[Message]:
+    """Clicks on a few recent days for each of those students, in time order as systems send
+    them (an event older than the student's newest costs a ClickHouse read to refold)."""
+    for back in reversed(range(STATE_CLICK_DAYS)):
+        for n in range(STATE_STUDENTS):
+            yield click(f"state-click-{n}-{back}", f"m{n:06d}", recent - timedelta(days=back))
+
+
+async def produce(bootstrap: str, messages: Iterable[Message]) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20,
+                                max_batch_size=256 * 1024)
+    await producer.start()
+    sent = 0
+    try:
+        for topic, key, value in messages:
+            await producer.send(topic, value, key=key)
+            sent += 1
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def timed_phase(bootstrap: str, port: int, messages: list[Message]) -> float:
+    """Events per second the worker takes in while `messages` arrive, first to last."""
+    before = await asyncio.to_thread(seen_by_worker, port)
+    producing = asyncio.create_task(produce(bootstrap, messages))
+    first = None
+    deadline = time.monotonic() + WAIT_SECONDS
+    while (seen := await asyncio.to_thread(seen_by_worker, port)) < before + len(messages):
+        if first is None and seen > before:
+            first = time.perf_counter()
+        if time.monotonic() > deadline:
+            raise SystemExit(f"worker took {seen - before} of {len(messages)} phase events")
+        await asyncio.sleep(0.1)
+    await producing
+    return len(messages) / (time.perf_counter() - (first or time.perf_counter()))
+
+
 def peak_rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"VmHWM:\s+(\d+) kB", status)
@@ -185,39 +307,36 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "streams.cli", "produce", "--events",
                         str(events_file)], env=env, cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
-        result["raw_consume_eps"] = round(asyncio.run(
-            raw_consume_eps(bootstrap, "engage.vle.clicks", clicks)))
+        raw_eps = asyncio.run(raw_consume_eps(bootstrap, "engage.vle.clicks", clicks))
+        result["raw_consume_eps"] = round(raw_eps)
         log(f"raw consume: {result['raw_consume_eps']} events/s")
         noop = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_noop.py"),
                                bootstrap, "engage.vle.clicks", str(clicks)],
                               capture_output=True, text=True, cwd=ROOT, timeout=900)
         found = re.search(r"NOOP_EPS ([0-9.]+)", noop.stdout)
-        result["faust_noop_eps"] = round(float(found.group(1))) if found else None
+        noop_eps = float(found.group(1)) if found else None
+        result["faust_noop_eps"] = round(noop_eps) if noop_eps else None
         log(f"faust no-op: {result['faust_noop_eps']} events/s")
 
         worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
                                   cwd=ROOT, stdout=(work / "worker.log").open("wb"),
                                   stderr=subprocess.STDOUT, start_new_session=True)
-        first = None
-        while True:
-            try:
-                seen = metric(web_port, "engage_events_consumed_total") + metric(
-                    web_port, "engage_events_dead_lettered_total")
-            except OSError:
-                seen = 0
+        first: float | None = None
+
+        def replayed() -> bool:
+            nonlocal first
+            seen = seen_by_worker(web_port)
             if seen and first is None:
                 first = time.perf_counter()
-            if seen >= total:
-                break
-            if worker.poll() is not None:
-                raise SystemExit("worker stopped; see worker.log")
-            time.sleep(0.2)
+            return seen >= total
+
+        wait_for(replayed, "the replay", worker)
         assert first is not None
         e2e = total / (time.perf_counter() - first)
         result["e2e_eps"] = round(e2e)
-        if result["faust_noop_eps"]:
-            result["e2e_ratio"] = round(e2e / float(result["faust_noop_eps"]), 3)
-        result["wire_ratio"] = round(e2e / float(result["raw_consume_eps"]), 4)
+        if noop_eps:
+            result["e2e_ratio"] = round(e2e / noop_eps, 3)
+        result["wire_ratio"] = round(e2e / raw_eps, 4)
         log(f"end to end: {result['e2e_eps']} events/s")
         time.sleep(2)
         result.update(alert_quality(web_port))
@@ -225,13 +344,36 @@ def main() -> None:
         before = metric(web_port, "engage_event_to_sink_seconds_count")
         snapshot = histogram_buckets(web_port, "engage_event_to_sink_seconds")
         sent = asyncio.run(paced_clicks(bootstrap, LATENCY_EPS, LATENCY_SECONDS))
-        while metric(web_port, "engage_event_to_sink_seconds_count") < before + sent:
-            time.sleep(0.5)
+        wait_for(lambda: metric(web_port, "engage_event_to_sink_seconds_count")
+                 >= before + sent, "the live clicks", worker)
         p50, p95, p99 = quantiles_between(
             snapshot, histogram_buckets(web_port, "engage_event_to_sink_seconds"),
             [0.5, 0.95, 0.99])
         result.update(latency_offered_eps=LATENCY_EPS, latency_p50_s=round(p50, 3),
                       latency_p95_s=round(p95, 3), latency_p99_s=round(p99, 3))
+        log(f"latency p95 {result['latency_p95_s']} s; now {PHASE_EVENTS} clicks three times, the "
+            f"second with a poison message every {POISON_EVERY}")
+        letters_before = metric(web_port, "engage_events_dead_lettered_total")
+        # Clean before and after the poisoned phase, so that drift is not read as the poison.
+        before_poison = asyncio.run(timed_phase(bootstrap, web_port, click_phase("clean", False)))
+        poisoned = asyncio.run(timed_phase(bootstrap, web_port, click_phase("poison", True)))
+        after_poison = asyncio.run(timed_phase(bootstrap, web_port, click_phase("again", False)))
+        clean = (before_poison + after_poison) / 2
+        result.update(
+            phase_events=PHASE_EVENTS, clean_phase_eps=round(clean),
+            poison_phase_eps=round(poisoned), poison_throughput_ratio=round(poisoned / clean, 3),
+            poison_dead_lettered=int(metric(web_port, "engage_events_dead_lettered_total")
+                                     - letters_before))
+        log(f"clean {clean:.0f}/s, poisoned {poisoned:.0f}/s; loading {STATE_STUDENTS} "
+            "students into state")
+        recent = datetime.now(tz=UTC) - timedelta(hours=1)
+        expected_seen = total + 3 * PHASE_EVENTS
+        for part in (state_students, state_clicks):
+            expected_seen += asyncio.run(produce(bootstrap, part(recent)))
+            wait_for(partial(worker_has_seen, web_port, expected_seen), part.__name__, worker)
+        wanted = STUDENTS + STATE_STUDENTS
+        wait_for(lambda: metric(web_port, "engage_students_in_state") >= wanted,
+                 "the students' state", worker)
         result["students_in_state"] = int(metric(web_port, "engage_students_in_state"))
         result["peak_rss_mb"] = round(peak_rss_mb(worker.pid), 1)
     finally:
