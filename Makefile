@@ -49,7 +49,8 @@ bench: $(INSTALLED)
 	$(BIN)/python scripts/bench.py
 
 soak: $(INSTALLED)
-	ENGAGE_SOAK=1 $(BIN)/pytest tests/integration/test_stream_equals_backfill.py tests/integration/test_poison.py -q
+	ENGAGE_SOAK=1 $(BIN)/pytest tests/integration/test_stream_equals_backfill.py tests/integration/test_poison.py \
+		tests/integration/test_faults.py -q
 
 clean:
 	-$(PYTHON) kafka/localkafka.py down
