@@ -13,6 +13,7 @@ metadata and returns; running it again while the broker is up does nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -110,6 +111,13 @@ def _pid(state: Path) -> int | None:
     return pid
 
 
+def _reap(pid: int) -> None:
+    """When this process started the broker (tests do), an exited broker stays a zombie that
+    still answers signals until it is reaped; one started elsewhere is not ours to reap."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
 def _port_open(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):
@@ -197,7 +205,10 @@ def down(state: Path) -> None:
         return
     os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and _pid(state) is not None:
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if _pid(state) is None:
+            break
         time.sleep(0.2)
     if _pid(state) is not None:
         os.killpg(pid, signal.SIGKILL)

@@ -128,14 +128,10 @@ async def paced_clicks(bootstrap: str, eps: int, seconds: int) -> int:
     try:
         while time.perf_counter() - started < seconds:
             due = int((time.perf_counter() - started) * eps)
-            now = datetime.now(tz=UTC).isoformat()
+            now = datetime.now(tz=UTC)
             while sent < due:
-                student = f"s{sent % STUDENTS + 1:05d}"
-                value = json.dumps({"event_id": f"live-{sent}", "type": "vle.click",
-                                    "tenant": "demo-university", "student_id": student,
-                                    "occurred_at": now, "module": "BIO1001"}).encode()
-                await producer.send("engage.vle.clicks", value,
-                                    key=f"demo-university:{student}".encode())
+                topic, key, value = click(f"live-{sent}", f"s{sent % STUDENTS + 1:05d}", now)
+                await producer.send(topic, value, key=key)
                 sent += 1
             await asyncio.sleep(0.01)
         await producer.flush()

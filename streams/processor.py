@@ -217,7 +217,7 @@ class Processor:
         except Exception:
             log.exception("a batch of %d records failed; retrying record by record",
                           len(records))
-        self.sink.discard()
+        # `process` rolled the failed attempt back: its rows unwritten, state as it was.
         combined = BatchOutcome(consumed=len(records))
         for record in records:
             try:
@@ -225,7 +225,6 @@ class Processor:
             except Exception as exc:
                 log.exception("record %s/%d@%d failed", record.topic, record.partition,
                               record.offset)
-                self.sink.discard()
                 outcome = BatchOutcome()
                 async with self.lock:
                     self._dead_letter(record, Rejection(DeadLetterReason.PROCESSING_FAILED,

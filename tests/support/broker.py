@@ -59,25 +59,6 @@ def start_broker(state_dir: Path) -> Broker:
 async def group_lag(bootstrap: str, group: str, topics: tuple[str, ...]) -> int:
     """Messages on `topics` not yet committed by the consumer group (all of them when the
     group has committed nothing)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
+    from tests.support.raw_kafka import group_positions
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await admin.start()
-    await consumer.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-        described = await admin.describe_topics(list(topics))
-        partitions = [TopicPartition(d["topic"], p["partition"]) for d in described
-                      for p in d["partitions"]]
-        assert partitions, f"no partitions found for {topics}"
-        ends = await consumer.end_offsets(partitions)
-        lag = 0
-        for tp, end in ends.items():
-            meta = committed.get(tp)
-            lag += end - (meta.offset if meta is not None and meta.offset >= 0 else 0)
-        return lag
-    finally:
-        await consumer.stop()
-        await admin.close()
+    return (await group_positions(bootstrap, group, topics)).lag
