@@ -132,6 +132,7 @@ class EngineWorker:
             rollover_quiet_seconds=settings.rollover_quiet_seconds,
             rules_settle_seconds=settings.rules_settle_seconds,
             highwater=self._highwater,
+            partition_idle_seconds=settings.partition_idle_seconds,
         )
         self.processor.progress.await_measurement()
         self.stall = StallWatch(settings.stall_seconds)

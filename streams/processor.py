@@ -174,6 +174,7 @@ class Processor:
         rollover_quiet_seconds: float = 900.0,
         rules_settle_seconds: float = 6 * 3600,
         highwater: HighWater = no_lag,
+        partition_idle_seconds: float = 0.0,
     ) -> None:
         self.tenants = tenants
         self.sink = sink
@@ -189,6 +190,7 @@ class Processor:
         self.progress = EventTimeProgress()
         self.swept_day: dict[str, date] = {}
         self.highwater: HighWater = highwater
+        self.partition_idle_ms = int(partition_idle_seconds * 1000)
         self.last_event_wall_ms: int | None = None
         self.lock = asyncio.Lock()
         self._undo: _Undo | None = None
@@ -339,7 +341,7 @@ class Processor:
         state, sink = item.state, self.sink
         at_ms = to_ms(event.occurred_at)
         day = item.calendar.day_of(at_ms)
-        self.progress.observe(record.topic, record.partition, record.offset, at_ms)
+        self.progress.observe(record.topic, record.partition, record.offset, at_ms, to_ms(now))
         if event.type in ENGAGEMENT_TYPES:
             if not allows(item.config.consent_mode, state.consent, event.occurred_at):
                 outcome.without_consent += 1
@@ -470,7 +472,9 @@ class Processor:
 
         A day counts as completed when the low watermark of event time (see
         `streams.watermarks`) is `rules_settle` past its end."""
-        watermark = self.progress.watermark(self.highwater)
+        watermark = self.progress.watermark(
+            self.highwater,
+            active_since_ms=now_ms - self.partition_idle_ms if self.partition_idle_ms else None)
         if watermark is None:
             return
         due: dict[str, date] = {}

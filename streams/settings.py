@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     quiet_check_seconds: float = Field(default=15.0, gt=0)
     rollover_quiet_seconds: float = Field(default=900.0, gt=0)
     rules_settle_seconds: float = Field(default=6 * 3600, ge=0)
+    # A partition that delivered within this long may still have events for a day (watermarks).
+    partition_idle_seconds: float = Field(default=30.0, ge=0)
     sink_retry_max_seconds: float = Field(default=30.0, gt=0)
     # Ready, idle and with messages waiting this long: /healthz fails (see streams.stall).
     stall_seconds: float = Field(default=120.0, gt=0)

@@ -1,11 +1,14 @@
 """How far event time has got across every input topic and partition (the low watermark).
 
 Rules judge a day only once all activity for it is in. Topics and partitions are consumed at
-their own pace, so while any of them still has messages waiting (its high watermark is past
-the last offset processed), event time counts only as far as the slowest of those; once
-everything is consumed, as far as the newest event seen. A partition that is merely quiet
-never holds the others back. A partition with messages waiting that nothing has been read from
-yet leaves event time unknown: its events could be of any date.
+their own pace, so event time counts only as far as the slowest partition that still has
+messages waiting (its high watermark past the last offset processed) or has delivered any
+within the idle time: a partition caught up with what the consumer knows of it may have more on
+the broker not fetched yet, and when history is replayed a second of fetching can be a day of
+event time. Once every partition is caught up and idle, event time is the newest event seen:
+a partition that is merely quiet never holds the others back for long. A partition with
+messages waiting that nothing has been read from yet leaves event time unknown: its events
+could be of any date.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ def no_lag(topic: str, partition: int) -> int | None:
 class EventTimeProgress:
     newest_ms: dict[TopicPartition, int] = field(default_factory=dict)
     next_offset: dict[TopicPartition, int] = field(default_factory=dict)
+    # When each partition last delivered a message, by the wall clock.
+    seen_wall_ms: dict[TopicPartition, int] = field(default_factory=dict)
     # The assigned partitions that had messages waiting when last measured; None until the
     # consumer has been measured once (a file import has nothing waiting beyond what it read).
     waiting: set[TopicPartition] | None = field(default_factory=set)
@@ -35,24 +40,32 @@ class EventTimeProgress:
     def await_measurement(self) -> None:
         self.waiting = None
 
-    def observe(self, topic: str, partition: int, offset: int, at_ms: int) -> None:
+    def observe(self, topic: str, partition: int, offset: int, at_ms: int, wall_ms: int = 0
+                ) -> None:
         key = (topic, partition)
+        self.seen_wall_ms[key] = max(wall_ms, self.seen_wall_ms.get(key, 0))
         if at_ms > self.newest_ms.get(key, 0):
             self.newest_ms[key] = at_ms
         if offset + 1 > self.next_offset.get(key, 0):
             self.next_offset[key] = offset + 1
 
-    def watermark(self, highwater: HighWater = no_lag) -> int | None:
+    def watermark(self, highwater: HighWater = no_lag, *, active_since_ms: int | None = None
+                  ) -> int | None:
+        """`active_since_ms`: partitions that delivered a message since then count as still
+        arriving (None: none do, as in a file import, which has read everything there is)."""
         if not self.newest_ms or self.waiting is None:
             return None
         if any(key not in self.newest_ms for key in self.waiting):
             return None
-        behind = []
+        holding = []
         for key, newest in self.newest_ms.items():
             end = highwater(*key)
-            if end is not None and end > self.next_offset.get(key, 0):
-                behind.append(newest)
-        return min(behind) if behind else max(self.newest_ms.values())
+            behind = end is not None and end > self.next_offset.get(key, 0)
+            active = (active_since_ms is not None
+                      and self.seen_wall_ms.get(key, 0) >= active_since_ms)
+            if behind or active:
+                holding.append(newest)
+        return min(holding) if holding else max(self.newest_ms.values())
 
     def advance_all(self, now_ms: int) -> None:
         """The stream has been quiet: let the wall clock stand in for event time."""

@@ -41,7 +41,7 @@ from tests.support.raw_kafka import (
     produce_raw,
     read_to_end,
 )
-from tests.support.worker import EngineEnv, WorkerProcess
+from tests.support.worker import JUDGED_AFTER_IDLE_SECONDS, EngineEnv, WorkerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -181,7 +181,7 @@ def test_a_poison_message_every_thousand_offsets_all_dead_lettered(
         worker.wait_seen(count_lines(setup) + len(poison))
         poison |= stream.produce(demo_env.bootstrap, activity)
         worker.wait_seen(valid_count + len(poison))
-        time.sleep(2)
+        time.sleep(JUDGED_AFTER_IDLE_SECONDS)
         dead_lettered = worker.metric("engage_events_dead_lettered_total")
         consumed = worker.metric("engage_events_consumed_total")
     finally:
@@ -286,7 +286,7 @@ def test_clickhouse_writes_failing_for_a_while_lose_nothing_and_commit_nothing_p
             worker.end_outage()
 
         wait_all_committed(worker, demo_env, timeout=240)
-        time.sleep(2)
+        time.sleep(JUDGED_AFTER_IDLE_SECONDS)
         assert worker.proc is not None
         assert worker.proc.poll() is None, "the worker recovers by itself"
     finally:

@@ -16,7 +16,7 @@ from schemas.topics import INPUT_TOPICS
 from synthetic import iter_events, plan_institution, write_jsonl
 from tests.support.broker import Broker, group_lag
 from tests.support.clickhouse import open_clickhouse, rows
-from tests.support.worker import EngineEnv, WorkerProcess
+from tests.support.worker import JUDGED_AFTER_IDLE_SECONDS, EngineEnv, WorkerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,7 @@ def test_stream_equals_backfill(demo_env: EngineEnv, institution: tuple[Path, Pa
     try:
         produce_in_order(demo_env, worker, setup, activity, count)
         worker.wait_seen(count)
-        time.sleep(2)
+        time.sleep(JUDGED_AFTER_IDLE_SECONDS)
     finally:
         worker.stop()
     streamed = snapshot(demo_env.clickhouse_path)
@@ -122,10 +122,7 @@ def test_kill_and_restart_mid_stream_changes_nothing(
         worker = wait_consumed_after_restart(worker, demo_env)
     finally:
         worker.stop()
-    # Alerts are left out here: after SIGKILLs a day is still, rarely, judged before all its
-    # activity is in (an open defect); measures and scores must match to the row.
-    assert_same(snapshot(demo_env.clickhouse_path), backfilled(demo_env, events, tmp_path),
-                tables=("measures", "scores"))
+    assert_same(snapshot(demo_env.clickhouse_path), backfilled(demo_env, events, tmp_path))
 
 
 def wait_consumed_after_restart(worker: WorkerProcess, env: EngineEnv, timeout: float = 240
@@ -138,6 +135,7 @@ def wait_consumed_after_restart(worker: WorkerProcess, env: EngineEnv, timeout: 
     while time.monotonic() < deadline:
         lag = asyncio.run(group_lag(env.bootstrap, "engage-test-worker", INPUT_TOPICS))
         if lag == 0:
+            time.sleep(JUDGED_AFTER_IDLE_SECONDS)
             return worker
         if liveness_fails(worker):
             print(f"worker stalled with lag {lag}; restarting it:\n{worker.log()}")

@@ -16,6 +16,10 @@ from typing import Any
 
 from tests.support.broker import ROOT, free_port
 
+# Rules judge the last days once every partition has been idle for ENGAGE_PARTITION_IDLE_SECONDS
+# (1 s here), at the next housekeeping tick (every second here).
+JUDGED_AFTER_IDLE_SECONDS = 2.5
+
 
 @dataclass
 class EngineEnv:
@@ -43,6 +47,7 @@ class EngineEnv:
             ENGAGE_QUIET_CHECK_SECONDS="1",
             ENGAGE_BATCH_WITHIN_SECONDS="0.2",
             ENGAGE_STALL_SECONDS="20",
+            ENGAGE_PARTITION_IDLE_SECONDS="1",
         )
         env.update(self.extra)
         return env
@@ -69,7 +74,7 @@ def send(env: EngineEnv, worker: WorkerProcess, events: list[dict[str, Any]]) ->
     path.write_text(jsonl(events))
     env.engage("produce", "--events", str(path))
     worker.wait_seen(before + len(events), timeout=60)
-    time.sleep(1.0)
+    time.sleep(JUDGED_AFTER_IDLE_SECONDS)
 
 
 class WorkerProcess:

@@ -45,3 +45,15 @@ def test_a_quiet_partition_never_holds_the_others_back() -> None:
     progress.observe("engage.menu", 0, 99, 50 * HOUR_MS)
     progress.note_waiting({("engage.menu", 0)})
     assert progress.watermark(ends(clicks0=10, menu0=100)) == 50 * HOUR_MS
+
+
+def test_a_caught_up_partition_still_delivering_holds_event_time_until_it_is_idle() -> None:
+    """Caught up with what the consumer has fetched is not caught up with the broker: in a
+    replay, the next fetch of the slower partition can be a day behind the others."""
+    progress = EventTimeProgress()
+    progress.observe("engage.clicks", 0, 9, 10 * HOUR_MS, wall_ms=1_000)
+    progress.observe("engage.menu", 0, 99, 50 * HOUR_MS, wall_ms=1_500)
+    caught_up = ends(clicks0=10, menu0=100)
+    assert progress.watermark(caught_up, active_since_ms=500) == 10 * HOUR_MS
+    assert progress.watermark(caught_up, active_since_ms=1_200) == 50 * HOUR_MS
+    assert progress.watermark(caught_up, active_since_ms=2_000) == 50 * HOUR_MS
