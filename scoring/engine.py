@@ -52,8 +52,9 @@ def measure_days(
     *,
     clock_ms: int,
     calendar: LocalCalendar,
+    today: date | None,
 ) -> tuple[list[MeasureRow], list[ScoreRow]]:
-    """Measures of `days` as shown now, and every score row they change (day..day+6)."""
+    """Measures of `days` as shown now, and the score rows to write (see `score_rows`)."""
     shown = view(state.activity, days, clock_ms=clock_ms, calendar=calendar)
     measure_rows = []
     for day in sorted(shown):
@@ -63,15 +64,63 @@ def measure_days(
             state.note_activity_day(day)
         coefficients = coefficients_for(config, state.college, day)
         state.daily_scores[day] = daily_score(totals, coefficients) if coefficients else 0.0
-    return measure_rows, score_rows(state, shown, config)
+    return measure_rows, score_rows(state, shown, config, today=today)
 
 
-def score_rows(state: StudentState, days: Iterable[date], config: TenantConfig) -> list[ScoreRow]:
+def score_rows(state: StudentState, days: Iterable[date], config: TenantConfig, *,
+               today: date | None) -> list[ScoreRow]:
+    """The score rows that changed days move, and those the tenant's day has reached since the
+    student's rows were last written.
+
+    A day's score moves the 7-day average of the six days after it, but a row exists only for
+    days the tenant has reached (`today`, its newest event time): a row for a day to come would
+    show an average that assumes no activity on it, and writing six rows ahead for every student
+    a batch touches was most of the engine's output. Rows for the days `today` moves on to are
+    written as it gets there (`carry_forward`), so in the end every day up to `today` whose
+    window holds a score has its row, with the same values whatever the order things came in."""
     if state.college is None:
         return []
-    affected = sorted({d + timedelta(days=k) for d in days for k in range(WINDOW_DAYS)})
+    days = set(days)
+    known = [d for d in (today, state.scored_through) if d is not None]
+    through = max(known) if known else max(days, default=None)
+    if through is None:
+        return []
+    affected = {d + timedelta(days=k) for d in days for k in range(WINDOW_DAYS)
+                if d + timedelta(days=k) <= through}
+    if today is not None:
+        affected |= _days_not_written(state, today)
+        state.scored_through = through
+    return _rows(state, sorted(affected), config)
+
+
+def carry_due(state: StudentState, today: date) -> bool:
+    """Whether `today` has reached days without the student's rows that a score of the six
+    days before still counts in (most students, the first batch of a new day)."""
+    return state.college is not None and bool(_days_not_written(state, today))
+
+
+def carry_forward(state: StudentState, config: TenantConfig, today: date) -> list[ScoreRow]:
+    """The rows `carry_due` finds missing; the student's rows then reach `today`."""
+    return score_rows(state, (), config, today=today)
+
+
+def _days_not_written(state: StudentState, today: date) -> set[date]:
+    after = state.scored_through
+    if after is not None and after >= today:
+        return set()
+    due = set()
+    for scored in state.daily_scores:
+        for k in range(WINDOW_DAYS):
+            shown = scored + timedelta(days=k)
+            if (after is None or shown > after) and shown <= today:
+                due.add(shown)
+    return due
+
+
+def _rows(state: StudentState, days: list[date], config: TenantConfig) -> list[ScoreRow]:
+    assert state.college is not None
     rows = []
-    for day in affected:
+    for day in days:
         average = score_7d(state.daily_scores, day)
         rows.append(
             ScoreRow(

@@ -30,6 +30,8 @@ class StudentState:
     alerts: AlertBook = field(default_factory=AlertBook)
     attendance: dict[str, AttendanceMark] = field(default_factory=dict)
     evaluated_through: date | None = None
+    # The newest day the student's score rows have been written through (see engine.score_rows).
+    scored_through: date | None = None
     tail_shown_closed: bool = False
 
     @property
@@ -83,6 +85,7 @@ class StudentState:
                 for m in self.attendance.values()
             ],
             "evaluated_through": _iso(self.evaluated_through),
+            "scored_through": _iso(self.scored_through),
             "tail_shown_closed": self.tail_shown_closed,
         }
 
@@ -111,6 +114,7 @@ class StudentState:
             alerts=AlertBook.from_dict(raw["alerts"]),
             attendance={m.session_id: m for m in marks},
             evaluated_through=_date(raw.get("evaluated_through")),
+            scored_through=_date(raw.get("scored_through")),
             tail_shown_closed=bool(raw.get("tail_shown_closed", False)),
         )
 

@@ -139,6 +139,16 @@ def daily_scores_between(client: Client, tenant: str, student_id: str, first: da
     return {row[0]: float(row[1]) for row in result.result_rows}
 
 
+def latest_score_day(client: Client, tenant: str) -> date | None:
+    """The newest day with a score row for the tenant: the current day its worker reached."""
+    result = client.query(
+        "SELECT max(day), count() FROM daily_scores WHERE tenant = {tenant:String}",
+        parameters={"tenant": tenant},
+    )
+    latest, rows = result.result_rows[0]
+    return latest if rows else None
+
+
 STUDENT_TABLES: dict[str, str] = {
     "activity": "SELECT event_id, type, occurred_at, day, module, detail, source, received_at "
                 "FROM activity FINAL WHERE {filter} ORDER BY occurred_at, event_id",

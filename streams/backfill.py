@@ -109,6 +109,8 @@ def recompute(settings: Settings, tenant: str, first_day: date) -> dict[str, Any
     now_ms = int(since.timestamp() * 1000)
     try:
         students = sink.run_sync(lambda c: queries.students_with_activity(c, tenant, since))
+        # Rows reach as far as the worker had written them: the tenant's current day then.
+        today = sink.run_sync(lambda c: queries.latest_score_day(c, tenant))
         measures_written = 0
         for student_id, college in students:
             state = StudentState(tenant, student_id, college=college or None)
@@ -116,13 +118,17 @@ def recompute(settings: Settings, tenant: str, first_day: date) -> dict[str, Any
                 queries.daily_scores_between, tenant=tenant, student_id=student_id,
                 first=first_day - timedelta(days=6), last=first_day - timedelta(days=1)))
             state.daily_scores.update(prior)
+            # Rows before `first_day` stay as they are: their windows reach past `prior`.
+            state.scored_through = first_day - timedelta(days=1)
             stored = sink.run_sync(partial(queries.engagement_activity, tenant=tenant,
                                            student_id=student_id, since=since))
             state.activity = ActivityState()
             days = rebuild_from(state.activity, first_day, stored, calendar=calendar)
             clock_ms = max([now_ms, *(a.at_ms for a in stored)]) + 10 * 60_000
-            measures, scores = measure_days(state, days, config, clock_ms=clock_ms,
-                                            calendar=calendar)
+            newest = calendar.day_of(max(a.at_ms for a in stored)) if stored else None
+            measures, scores = measure_days(
+                state, days, config, clock_ms=clock_ms, calendar=calendar,
+                today=max((d for d in (today, newest) if d is not None), default=None))
             upsert_measures(sink, tenant, student_id, measures)
             upsert_scores(sink, tenant, student_id, scores)
             measures_written += len(measures)

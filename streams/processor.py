@@ -27,7 +27,15 @@ from schemas.topics import CONSENT, DEADLETTER, REVIEW_ALERTS, ROSTER, SCORES
 from scoring.alerts import ENGAGEMENT_RULES, exempt, forget_rules, resolve
 from scoring.config import TenantConfig
 from scoring.consent import ConsentTransition, allows, apply_change
-from scoring.engine import RaisedAlert, ScoreRow, days_to_evaluate, evaluate_day, measure_days
+from scoring.engine import (
+    RaisedAlert,
+    ScoreRow,
+    carry_due,
+    carry_forward,
+    days_to_evaluate,
+    evaluate_day,
+    measure_days,
+)
 from scoring.measures import KIND_OF_EVENT_TYPE, Activity
 from scoring.roster_policy import drop_reason, filter_roster_fields
 from scoring.rules import AttendanceMark
@@ -144,6 +152,7 @@ class _Undo:
         self._processor = processor
         self._progress = copy.deepcopy(processor.progress)
         self._swept_day = dict(processor.swept_day)
+        self._scores_through = dict(processor.scores_through)
         self._states: dict[str, dict[str, Any] | None] = {}
 
     def remember(self, key: str, state: StudentState | None) -> None:
@@ -155,6 +164,7 @@ class _Undo:
         processor.sink.discard()
         processor.progress = self._progress
         processor.swept_day = self._swept_day
+        processor.scores_through = self._scores_through
         for key, snapshot in self._states.items():
             processor.states.restore(
                 key, StudentState.from_dict(snapshot) if snapshot is not None else None)
@@ -189,6 +199,8 @@ class Processor:
         # Derived from events, rebuilt after a restart; rule state lives in each student's state.
         self.progress = EventTimeProgress()
         self.swept_day: dict[str, date] = {}
+        # Per tenant, the current day every student's score rows were last carried forward to.
+        self.scores_through: dict[str, date] = {}
         self.highwater: HighWater = highwater
         self.partition_idle_ms = int(partition_idle_seconds * 1000)
         self.last_event_wall_ms: int | None = None
@@ -266,6 +278,7 @@ class Processor:
                 await self._delete_engagement(item, now)
         await self._move_alerts_on([d for item in work.values() for d in item.decisions])
         await self._score_all(work, now_ms, outcome)
+        await self._carry_scores_forward(work, outcome)
         await self._sweep_rollover(work, outcome, now_ms)
         report = await self.sink.flush()
         await self._save_states(work)
@@ -433,12 +446,46 @@ class Processor:
             return
         clock_ms = max(now_ms, state.activity.newest_ms or 0)
         measures, scores = measure_days(state, touched, item.config, clock_ms=clock_ms,
-                                        calendar=item.calendar)
+                                        calendar=item.calendar, today=self._today(state.tenant))
         upsert_measures(self.sink, state.tenant, state.student_id, measures)
         upsert_scores(self.sink, state.tenant, state.student_id, scores)
         prune(state.activity, item.calendar)
         self._publish_scores(state, scores, outcome)
         state.tail_shown_closed = last_click_counted(state.activity, clock_ms)
+
+    def _today(self, tenant: str) -> date | None:
+        """The tenant's current day: that of the newest event time seen (the wall clock's
+        once the stream has been quiet, see `tick`); unknown until an event is seen."""
+        newest = self.progress.newest()
+        return None if newest is None else self.calendars[tenant].day_of(newest)
+
+    async def _carry_scores_forward(self, work: dict[str, _StudentWork], outcome: BatchOutcome
+                                    ) -> None:
+        """When a tenant's current day moves on, write the new days' score rows of every
+        student whose 7-day average still counts a recent score: nothing new happened to them,
+        but their average moved."""
+        due = {}
+        for tenant in self.calendars:
+            today = self._today(tenant)
+            if today is not None and self.scores_through.get(tenant) != today:
+                due[tenant] = today
+        if not due:
+            return
+        self.scores_through.update(due)
+        for n, state in enumerate(self.states.states(), start=1):
+            today = due.get(state.tenant)
+            if today is not None and carry_due(state, today):
+                item = work.get(state.key)
+                if item is None:
+                    self._remember(state.key, state)
+                    item = _StudentWork(state, self.tenants[state.tenant],
+                                        self.calendars[state.tenant])
+                    work[state.key] = item
+                rows = carry_forward(item.state, item.config, today)
+                upsert_scores(self.sink, state.tenant, state.student_id, rows)
+                self._publish_scores(item.state, rows, outcome)
+            if n % YIELD_EVERY_STUDENTS == 0:
+                await asyncio.sleep(0)
 
     async def _refold(self, item: _StudentWork, late: list[Activity]) -> set[date]:
         state = item.state
@@ -452,8 +499,7 @@ class Processor:
 
     def _publish_scores(self, state: StudentState, rows: list[ScoreRow], outcome: BatchOutcome
                         ) -> None:
-        """Every score row written, on the topic too: a day's activity moves the 7-day
-        average of the six days after it."""
+        """Every score row written, on the topic too."""
         computed_at = from_ms(self.wall_clock_ms())
         for row in rows:
             update = ScoreUpdate(
@@ -588,6 +634,7 @@ class Processor:
         quiet_since = self.last_event_wall_ms
         if quiet_since is not None and now_ms - quiet_since >= self.rollover_quiet_ms:
             self.progress.advance_all(now_ms)
+        await self._carry_scores_forward(work, outcome)
         await self._sweep_rollover(work, outcome, now_ms)
         outcome.flushes.append(await self.sink.flush())
         await self._save_states(work)

@@ -67,6 +67,10 @@ class EventTimeProgress:
                 holding.append(newest)
         return min(holding) if holding else max(self.newest_ms.values())
 
+    def newest(self) -> int | None:
+        """The newest event time seen on any partition."""
+        return max(self.newest_ms.values(), default=None)
+
     def advance_all(self, now_ms: int) -> None:
         """The stream has been quiet: let the wall clock stand in for event time."""
         for key, ms in self.newest_ms.items():
