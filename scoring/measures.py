@@ -79,7 +79,7 @@ class DayTotals:
         return not (self.module_ms or self.no_module_ms or self.app_choices or self.event_checkins)
 
     def to_list(self) -> list[Any]:
-        return [self.module_ms, self.no_module_ms, self.app_choices, self.event_checkins]
+        return [dict(self.module_ms), self.no_module_ms, self.app_choices, self.event_checkins]
 
     @classmethod
     def from_list(cls, raw: list[Any]) -> DayTotals:

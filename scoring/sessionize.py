@@ -51,6 +51,15 @@ class ActivityState:
         """The time of the student's newest activity of any kind."""
         return max(self.max_seen.values(), default=None)
 
+    def clone(self) -> ActivityState:
+        """An independent copy, as `from_dict(to_dict())` gives but without the round trip."""
+        return ActivityState(
+            max_seen=dict(self.max_seen), final_upto=dict(self.final_upto),
+            open_click=self.open_click, pending=list(self.pending),
+            days={day: totals.copy() for day, totals in self.days.items()},
+            kept_from=self.kept_from,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "max_seen": {k.value: ms for k, ms in self.max_seen.items()},

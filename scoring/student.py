@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -66,6 +66,11 @@ class StudentState:
         self.first_active_day = None
         self.last_active_day = None
         self.tail_shown_closed = False
+
+    def clone(self) -> StudentState:
+        """An independent copy (consent, alert book and attendance marks are immutable)."""
+        return replace(self, activity=self.activity.clone(), daily_scores=dict(self.daily_scores),
+                       attendance=dict(self.attendance))
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+from clickhouse_connect.driver.insert import InsertContext
 
 from sinks.errors import SinkError, SinkUnavailable
 
@@ -89,6 +90,9 @@ class ClickHouseSink:
     ) -> None:
         self._connect = connect
         self._client: Client | None = None
+        # Per table, the insert's column types, read once per connection instead of by a
+        # DESCRIBE before every insert.
+        self._insert_contexts: dict[str, InsertContext] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self._buffers: dict[str, list[Sequence[Any]]] = {}
         self._keyed: dict[str, dict[tuple[Any, ...], Sequence[Any]]] = {}
@@ -116,7 +120,16 @@ class ClickHouseSink:
     def client(self) -> Client:
         if self._client is None:
             self._client = self._connect()
+            self._insert_contexts = {}
         return self._client
+
+    def _insert(self, client: Client, table: str, rows: list[Sequence[Any]]) -> None:
+        context = self._insert_contexts.pop(table, None)
+        if context is None:
+            context = client.create_insert_context(table, column_names=list(COLUMNS[table]))
+        client.insert(data=rows, context=context)
+        # Kept only after a successful insert: a failed one may leave data in the context.
+        self._insert_contexts[table] = context
 
     async def run(self, work: Callable[[Client], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -138,7 +151,7 @@ class ClickHouseSink:
         for table, rows in batches.items():
             started = time.perf_counter()
             try:
-                client.insert(table, rows, column_names=list(COLUMNS[table]))
+                self._insert(client, table, rows)
             except (OperationalError, OSError) as exc:
                 self._client = None
                 self._on_error(table, "retryable")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sinks.writer import FlushReport
 from streams.metrics import EngineMetrics
 from streams.processor import Hooks
@@ -10,9 +12,15 @@ from streams.processor import Hooks
 class MetricHooks(Hooks):
     def __init__(self, metrics: EngineMetrics) -> None:
         self.metrics = metrics
+        # `labels()` validates and locks on every call; this runs for every event.
+        self._consumed: dict[tuple[str, str], Any] = {}
 
     def consumed(self, topic: str, event_type: str) -> None:
-        self.metrics.events_consumed.labels(topic=topic, type=event_type).inc()
+        counter = self._consumed.get((topic, event_type))
+        if counter is None:
+            counter = self.metrics.events_consumed.labels(topic=topic, type=event_type)
+            self._consumed[(topic, event_type)] = counter
+        counter.inc()
 
     def dead_lettered(self, reason: str) -> None:
         self.metrics.events_dead_lettered.labels(reason=reason).inc()

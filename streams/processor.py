@@ -143,8 +143,8 @@ class _StudentWork:
 
 
 class _Undo:
-    """What one batch may change in memory, as it was before: the touched students' state (as
-    their snapshot), event-time progress and the days swept. A failed batch is rolled back, so
+    """What one batch may change in memory, as it was before: the touched students' state (a
+    copy), event-time progress and the days swept. A failed batch is rolled back, so
     retrying it record by record starts from where it started, instead of from half-applied
     state that would, say, count a day as judged while the alerts it raised were discarded."""
 
@@ -153,11 +153,11 @@ class _Undo:
         self._progress = copy.deepcopy(processor.progress)
         self._swept_day = dict(processor.swept_day)
         self._scores_through = dict(processor.scores_through)
-        self._states: dict[str, dict[str, Any] | None] = {}
+        self._states: dict[str, StudentState | None] = {}
 
     def remember(self, key: str, state: StudentState | None) -> None:
         if key not in self._states:
-            self._states[key] = state.to_dict() if state is not None else None
+            self._states[key] = state.clone() if state is not None else None
 
     def roll_back(self) -> None:
         processor = self._processor
@@ -165,9 +165,8 @@ class _Undo:
         processor.progress = self._progress
         processor.swept_day = self._swept_day
         processor.scores_through = self._scores_through
-        for key, snapshot in self._states.items():
-            processor.states.restore(
-                key, StudentState.from_dict(snapshot) if snapshot is not None else None)
+        for key, copy_before in self._states.items():
+            processor.states.restore(key, copy_before)
 
 
 class Processor:

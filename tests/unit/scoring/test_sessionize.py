@@ -310,6 +310,21 @@ def test_a_duplicate_is_recognised_after_a_snapshot_restore() -> None:
     assert [a.event_id for a in outcome.duplicates] == ["a"]
 
 
+@given(st.lists(st.integers(0, 3 * 60), min_size=2, max_size=30), st.integers(1, 29))
+def test_a_copy_keeps_what_the_state_held_whatever_comes_after(minutes: list[int], cut: int
+                                                                 ) -> None:
+    """The copy a failed batch is rolled back to: later activity changes only the original."""
+    state = ActivityState()
+    clicks = [click(f"c{n}", TEN_AM + m * MINUTE_MS) for n, m in enumerate(minutes)]
+    apply(state, clicks[:cut], lateness_ms=LATENESS_MS, calendar=CAL)
+    before = state.to_dict()
+    copied = state.clone()
+    apply(state, clicks[cut:], lateness_ms=LATENESS_MS, calendar=CAL)
+    view(state, [DAY], clock_ms=FAR_FUTURE_MS, calendar=CAL)
+    prune(state, CAL)
+    assert copied.to_dict() == before
+
+
 def test_a_duplicate_of_final_activity_is_late_and_the_refold_counts_it_once() -> None:
     stream = SimulatedStream(calendar=CAL)
     stream.deliver([click("a", TEN_AM), app("p", TEN_AM)])

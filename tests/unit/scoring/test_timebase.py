@@ -142,3 +142,12 @@ def test_day_of_agrees_with_zoneinfo_whatever_the_order_of_questions(
         day = calendar.day_of(ms)
         assert day == local_day(ms, timezone_info)
         assert calendar.start_ms(day) <= ms < calendar.end_ms(day)
+
+
+@given(st.integers(min_value=0, max_value=63_000_000_000))  # 1970 to 1971
+def test_a_midnight_off_the_quarter_hour_still_divides_the_days(ms: int) -> None:
+    """Liberia kept UTC-0:44:30 until 1972: its midnights fall inside quarter-hours."""
+    monrovia = LocalCalendar("Africa/Monrovia")
+    midnight = monrovia.start_ms(local_day(ms, ZoneInfo("Africa/Monrovia")))
+    for instant in (ms, midnight - 1, midnight, midnight + 1):
+        assert monrovia.day_of(instant) == local_day(instant, ZoneInfo("Africa/Monrovia"))
