@@ -45,6 +45,12 @@ class StudentState:
             known.append(self.first_active_day)
         return min(known, default=None)
 
+    def newest_event_ms(self) -> int | None:
+        """The newest event time the state holds: engagement activity and attendance marks."""
+        marks = (int(mark.at.timestamp() * 1000) for mark in self.attendance.values())
+        return max((ms for ms in (self.activity.newest_ms, *marks) if ms is not None),
+                   default=None)
+
     def note_activity_day(self, day: date) -> None:
         if self.first_active_day is None or day < self.first_active_day:
             self.first_active_day = day

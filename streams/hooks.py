@@ -40,6 +40,9 @@ class MetricHooks(Hooks):
     def alert_raised(self, rule: str) -> None:
         self.metrics.alerts_raised.labels(rule=rule).inc()
 
+    def judged_through(self, tenant: str, day_end_ms: int) -> None:
+        self.metrics.rules_judged_through.labels(tenant=tenant).set(day_end_ms / 1000)
+
     def flushed(self, report: FlushReport, arrivals_ms: list[int], now_ms: int) -> None:
         for table, rows in report.rows.items():
             self.metrics.sink_rows_written.labels(table=table).inc(rows)

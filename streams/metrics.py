@@ -35,6 +35,9 @@ class EngineMetrics:
         self.consumer_stalled = Gauge(
             "engage_consumer_stalled", "1 while partitions hold unprocessed messages and no "
             "batch has been taken for ENGAGE_STALL_SECONDS (/healthz fails)", registry=registry)
+        self.rules_judged_through = Gauge(
+            "engage_rules_judged_through_seconds", "End of the last local day the alert rules "
+            "have judged, by tenant (Unix time)", ["tenant"], registry=registry)
         self.alerts_raised = Counter(
             "engage_alerts_raised_total", "Alerts raised for human review, by rule",
             ["rule"], registry=registry)

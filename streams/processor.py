@@ -127,6 +127,7 @@ class Hooks:
     def duplicate(self) -> None: ...
     def roster_field_dropped(self, reason: str) -> None: ...
     def alert_raised(self, rule: str) -> None: ...
+    def judged_through(self, tenant: str, day_end_ms: int) -> None: ...
     def flushed(self, report: FlushReport, arrivals_ms: list[int], now_ms: int) -> None: ...
 
 
@@ -158,6 +159,13 @@ class _Undo:
     def remember(self, key: str, state: StudentState | None) -> None:
         if key not in self._states:
             self._states[key] = state.clone() if state is not None else None
+
+    def report_judged(self) -> None:
+        """Once the batch is written: the days its rules judged."""
+        processor = self._processor
+        for tenant, day in processor.swept_day.items():
+            if self._swept_day.get(tenant) != day:
+                processor.hooks.judged_through(tenant, processor.calendars[tenant].end_ms(day))
 
     def roll_back(self) -> None:
         processor = self._processor
@@ -215,12 +223,14 @@ class Processor:
             undo = _Undo(self)
             self._undo = undo
             try:
-                return await step()
+                outcome = await step()
             except BaseException:
                 undo.roll_back()
                 raise
             finally:
                 self._undo = None
+            undo.report_judged()
+            return outcome
 
     async def process_isolating(self, records: list[RawRecord]) -> BatchOutcome:
         """Like `process`, but a record that makes processing fail is dead-lettered with the
@@ -517,6 +527,7 @@ class Processor:
 
         A day counts as completed when the low watermark of event time (see
         `streams.watermarks`) is `rules_settle` past its end."""
+        self._restore_event_time(now_ms)
         watermark = self.progress.watermark(
             self.highwater,
             active_since_ms=now_ms - self.partition_idle_ms if self.partition_idle_ms else None)
@@ -525,13 +536,18 @@ class Processor:
         due: dict[str, date] = {}
         for tenant, calendar in self.calendars.items():
             completed = calendar.day_of(watermark - self.rules_settle_ms) - timedelta(days=1)
-            if self.swept_day.get(tenant) != completed:
+            swept = self.swept_day.get(tenant)
+            # The watermark steps back when a partition with older events wakes up; the days
+            # up to where it had been are judged already.
+            if swept is None or completed > swept:
                 due[tenant] = completed
         if not due:
             return
         self.swept_day.update(due)
         for n, state in enumerate(self.states.states(), start=1):
-            if state.tenant in due and state.key not in work:
+            completed_day = due.get(state.tenant)
+            if (completed_day is not None and state.key not in work
+                    and days_to_evaluate(state, completed_day)):
                 self._remember(state.key, state)
                 work[state.key] = _StudentWork(state, self.tenants[state.tenant],
                                                self.calendars[state.tenant])
@@ -544,6 +560,22 @@ class Processor:
                 self._evaluate(item, completed_day, outcome)
             if n % YIELD_EVERY_STUDENTS == 0:
                 await asyncio.sleep(0)
+
+    def _restore_event_time(self, now_ms: int) -> None:
+        """Once the students' state is in (the worker is ready), take in how far event time had
+        got before a restart: a worker restarted after all was read has no event left to learn
+        it from, and would never judge the days still open."""
+        progress = self.progress
+        if progress.restored or progress.waiting is None:
+            return
+        progress.restored = True
+        for state in self.states.states():
+            newest = state.newest_event_ms()
+            if newest is not None:
+                progress.restore(state.partition or 0, newest)
+        if self.last_event_wall_ms is None and progress.newest_ms:
+            # Quiet from now on counts from the restart (see `tick`).
+            self.last_event_wall_ms = now_ms
 
     def _evaluate(self, item: _StudentWork, completed: date, outcome: BatchOutcome) -> None:
         for day in days_to_evaluate(item.state, completed):

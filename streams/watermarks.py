@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 TopicPartition = tuple[str, int]
+RESTORED = "(restored state)"
 HighWater = Callable[[str, int], int | None]
 
 
@@ -33,6 +34,8 @@ class EventTimeProgress:
     # The assigned partitions that had messages waiting when last measured; None until the
     # consumer has been measured once (a file import has nothing waiting beyond what it read).
     waiting: set[TopicPartition] | None = field(default_factory=set)
+    # Whether event time already reached from the students' state has been taken in.
+    restored: bool = False
 
     def note_waiting(self, partitions: set[TopicPartition]) -> None:
         self.waiting = set(partitions)
@@ -66,6 +69,13 @@ class EventTimeProgress:
             if behind or active:
                 holding.append(newest)
         return min(holding) if holding else max(self.newest_ms.values())
+
+    def restore(self, partition: int, newest_ms: int) -> None:
+        """Event time a restarted worker's state shows was reached on a partition before the
+        restart: it counts once nothing is left to read, and never holds event time back, so
+        days completed by events processed before a restart are judged without new events."""
+        key = (RESTORED, partition)
+        self.newest_ms[key] = max(newest_ms, self.newest_ms.get(key, 0))
 
     def newest(self) -> int | None:
         """The newest event time seen on any partition."""

@@ -54,6 +54,12 @@ def test_live_metrics_move_and_pass_promtool(engine_env: EngineEnv, worker: Work
     assert samples[("engage_event_to_sink_seconds_count", ())] >= 5
     assert samples[("engage_students_in_state", ())] == 1
     assert any(name == "engage_consumer_lag" for name, _ in samples)
+    judged = [value for (name, labels), value in samples.items()
+              if name == "engage_rules_judged_through_seconds"]
+    # The rules judge days that ended at least the settle time before the newest event (every
+    # tenant: event time is the stream's, whichever tenant the events belong to).
+    assert judged
+    assert all(start.timestamp() - 2 * 86400 < value <= start.timestamp() for value in judged)
 
     checked = subprocess.run([tool("promtool"), "check", "metrics"], input=text,
                              capture_output=True, text=True, check=False)

@@ -1,0 +1,68 @@
+"""A worker restarted once everything was read still judges the days its state completed.
+
+Event time is learnt from events; a worker restarted after the last one was processed has none
+left to learn it from, and must take it from the students' state instead."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from schemas.topics import REVIEW_ALERTS
+from streams.processor import BatchOutcome, Processor
+from tests.integration.test_alerts import TENANT, active_day, history
+from tests.support.events import event
+from tests.support.inprocess import Clock, processor_on, records
+
+pytestmark = pytest.mark.integration
+
+
+def raised(outcome: BatchOutcome) -> list[tuple[str, str, str]]:
+    return sorted((m["student_id"], m["rule"], m["day"]) for m in (
+        json.loads(m.value) for m in outcome.messages if m.topic == REVIEW_ALERTS))
+
+
+def test_a_worker_restarted_with_nothing_left_to_read_judges_the_open_days(
+        tmp_path: Path) -> None:
+    start = (datetime.now(tz=UTC) - timedelta(days=31)).replace(hour=9, minute=0, second=0,
+                                                                 microsecond=0)
+    payloads = [
+        *(event("roster.student", s, start - timedelta(days=1), tenant=TENANT, college="CLES",
+                tutor_id="t-ada") for s in ("steady", "dropper", "private")),
+        *(event("consent.changed", s, start - timedelta(days=1), tenant=TENANT, granted=True)
+          for s in ("steady", "dropper")),
+        *history(30, start),
+        *active_day("steady", start + timedelta(days=30, hours=-1)),
+    ]
+    clock = Clock(datetime.now(tz=UTC))
+
+    def run(folder: str, step: object) -> tuple[Processor, BatchOutcome]:
+        (tmp_path / folder).mkdir(exist_ok=True)
+        processor = processor_on(tmp_path / folder, clock)
+        try:
+            return processor, asyncio.run(step(processor))  # type: ignore[operator]
+        finally:
+            processor.sink.close()
+
+    _, uninterrupted = run("uninterrupted", lambda p: p.process(records(*payloads)))
+    expected = raised(uninterrupted)
+    assert {rule for _, rule, _ in expected} >= {"engagement_drop", "attendance"}
+
+    def read_all_but_judge_nothing(processor: Processor) -> object:
+        # As a worker killed before it could tell that nothing more was waiting.
+        processor.progress.await_measurement()
+        return processor.process(records(*payloads))
+
+    before, first_life = run("restarted", read_all_but_judge_nothing)
+    assert raised(first_life) == []
+
+    def restarted_with_the_same_state(processor: Processor) -> object:
+        processor.states = before.states
+        return processor.tick()
+
+    _, after_restart = run("restarted", restarted_with_the_same_state)
+    assert raised(after_restart) == expected
