@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -481,9 +481,8 @@ class Processor:
         if not due:
             return
         self.scores_through.update(due)
-        for n, state in enumerate(self.states.states(), start=1):
-            today = due.get(state.tenant)
-            if today is not None and carry_due(state, today):
+        async for state, today in self._students_of(due):
+            if carry_due(state, today):
                 item = work.get(state.key)
                 if item is None:
                     self._remember(state.key, state)
@@ -493,6 +492,14 @@ class Processor:
                 rows = carry_forward(item.state, item.config, today)
                 upsert_scores(self.sink, state.tenant, state.student_id, rows)
                 self._publish_scores(item.state, rows, outcome)
+
+    async def _students_of(self, days: dict[str, date]) -> AsyncIterator[tuple[StudentState, date]]:
+        """Every student in state whose tenant is in `days`, with that tenant's day; yields to
+        the event loop as it goes (a sweep covers every student the worker holds)."""
+        for n, state in enumerate(self.states.states(), start=1):
+            day = days.get(state.tenant)
+            if day is not None:
+                yield state, day
             if n % YIELD_EVERY_STUDENTS == 0:
                 await asyncio.sleep(0)
 
@@ -544,15 +551,11 @@ class Processor:
         if not due:
             return
         self.swept_day.update(due)
-        for n, state in enumerate(self.states.states(), start=1):
-            completed_day = due.get(state.tenant)
-            if (completed_day is not None and state.key not in work
-                    and days_to_evaluate(state, completed_day)):
+        async for state, day in self._students_of(due):
+            if state.key not in work and days_to_evaluate(state, day):
                 self._remember(state.key, state)
                 work[state.key] = _StudentWork(state, self.tenants[state.tenant],
                                                self.calendars[state.tenant])
-            if n % YIELD_EVERY_STUDENTS == 0:
-                await asyncio.sleep(0)
         # Students first seen in this batch are not in the store yet, and are judged too.
         for n, item in enumerate(work.values(), start=1):
             completed_day = due.get(item.state.tenant)
