@@ -176,6 +176,12 @@ def evaluate_day(
     return raised
 
 
+def last_completed_day(calendar: LocalCalendar, event_time_ms: int, settle_ms: int) -> date:
+    """The last local day the rules may judge once event time is `event_time_ms`: a day is
+    complete when event time is `settle_ms` past its end."""
+    return calendar.day_of(event_time_ms - settle_ms) - timedelta(days=1)
+
+
 def days_to_evaluate(state: StudentState, completed_through: date) -> list[date]:
     """Completed days not yet evaluated for this student, oldest first, bounded. A student
     not evaluated yet starts at the first day anything is known about them, so that which days

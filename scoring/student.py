@@ -10,6 +10,7 @@ from scoring.alerts import AlertBook
 from scoring.consent import ConsentState
 from scoring.rules import AttendanceMark
 from scoring.sessionize import ActivityState
+from scoring.timebase import to_ms
 
 SCORE_DAYS_KEPT = 42
 ATTENDANCE_DAYS_KEPT = 28
@@ -47,7 +48,7 @@ class StudentState:
 
     def newest_event_ms(self) -> int | None:
         """The newest event time the state holds: engagement activity and attendance marks."""
-        marks = (int(mark.at.timestamp() * 1000) for mark in self.attendance.values())
+        marks = (to_ms(mark.at) for mark in self.attendance.values())
         return max((ms for ms in (self.activity.newest_ms, *marks) if ms is not None),
                    default=None)
 

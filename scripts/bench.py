@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scoring.engine import last_completed_day  # noqa: E402
 from scoring.timebase import LocalCalendar, to_ms  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from synthetic import ground_truth, iter_events, plan_institution, write_jsonl  # noqa: E402
@@ -148,12 +149,17 @@ async def paced_clicks(bootstrap: str, eps: int, seconds: int) -> int:
 Message = tuple[str, bytes | None, bytes | None]
 
 
-def seen_by_worker(port: int) -> float:
+def metric_or_zero(port: int, name: str) -> float:
+    """`metric`, or 0 while the worker is not answering yet."""
     try:
-        return metric(port, "engage_events_consumed_total") + metric(
-            port, "engage_events_dead_lettered_total")
+        return metric(port, name)
     except OSError:
         return 0.0
+
+
+def seen_by_worker(port: int) -> float:
+    return (metric_or_zero(port, "engage_events_consumed_total")
+            + metric_or_zero(port, "engage_events_dead_lettered_total"))
 
 
 def worker_has_seen(port: int, count: float) -> bool:
@@ -161,20 +167,16 @@ def worker_has_seen(port: int, count: float) -> bool:
 
 
 def judged_through(port: int) -> float:
-    try:
-        return metric(port, "engage_rules_judged_through_seconds")
-    except OSError:
-        return 0.0
+    return metric_or_zero(port, "engage_rules_judged_through_seconds")
 
 
 def rules_reach(newest: datetime) -> float:
     """Where `engage_rules_judged_through_seconds` ends up once the stream is quiet and its
-    newest event is `newest`: the end of the day before the one the settle time reaches back
-    into (see `Processor._sweep_rollover`)."""
+    newest event is `newest`."""
     settings = Settings()
     calendar = LocalCalendar(settings.tenants[TENANT].timezone)
-    settled = calendar.day_of(to_ms(newest) - int(settings.rules_settle_seconds * 1000))
-    return calendar.start_ms(settled) / 1000
+    day = last_completed_day(calendar, to_ms(newest), int(settings.rules_settle_seconds * 1000))
+    return calendar.end_ms(day) / 1000
 
 
 def wait_for(done: Callable[[], bool], what: str, worker: subprocess.Popen[bytes]) -> None:

@@ -124,8 +124,9 @@ def recompute(settings: Settings, tenant: str, first_day: date) -> dict[str, Any
                                            student_id=student_id, since=since))
             state.activity = ActivityState()
             days = rebuild_from(state.activity, first_day, stored, calendar=calendar)
-            clock_ms = max([now_ms, *(a.at_ms for a in stored)]) + 10 * 60_000
-            newest = calendar.day_of(max(a.at_ms for a in stored)) if stored else None
+            newest_ms = max((a.at_ms for a in stored), default=None)
+            clock_ms = max(now_ms, newest_ms or now_ms) + 10 * 60_000
+            newest = calendar.day_of(newest_ms) if newest_ms is not None else None
             measures, scores = measure_days(
                 state, days, config, clock_ms=clock_ms, calendar=calendar,
                 today=max((d for d in (today, newest) if d is not None), default=None))

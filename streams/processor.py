@@ -10,7 +10,6 @@ may commit the batch's offsets afterwards.
 from __future__ import annotations
 
 import asyncio
-import copy
 import hashlib
 import json
 import logging
@@ -34,6 +33,7 @@ from scoring.engine import (
     carry_forward,
     days_to_evaluate,
     evaluate_day,
+    last_completed_day,
     measure_days,
 )
 from scoring.measures import KIND_OF_EVENT_TYPE, Activity
@@ -151,7 +151,7 @@ class _Undo:
 
     def __init__(self, processor: Processor) -> None:
         self._processor = processor
-        self._progress = copy.deepcopy(processor.progress)
+        self._progress = processor.progress.copy()
         self._swept_day = dict(processor.swept_day)
         self._scores_through = dict(processor.scores_through)
         self._states: dict[str, StudentState | None] = {}
@@ -223,6 +223,7 @@ class Processor:
             undo = _Undo(self)
             self._undo = undo
             try:
+                self._restore_event_time()
                 outcome = await step()
             except BaseException:
                 undo.roll_back()
@@ -428,12 +429,14 @@ class Processor:
     # -- scoring ------------------------------------------------------------------------------
     async def _score_all(self, work: dict[str, _StudentWork], now_ms: int,
                          outcome: BatchOutcome) -> None:
+        todays = {tenant: self._today(tenant) for tenant in self.calendars}
         for n, item in enumerate(work.values(), start=1):
-            await self._score(item, now_ms, outcome)
+            await self._score(item, now_ms, todays[item.state.tenant], outcome)
             if n % YIELD_EVERY_STUDENTS == 0:
                 await asyncio.sleep(0)
 
-    async def _score(self, item: _StudentWork, now_ms: int, outcome: BatchOutcome) -> None:
+    async def _score(self, item: _StudentWork, now_ms: int, today: date | None,
+                     outcome: BatchOutcome) -> None:
         state = item.state
         touched = set(item.touched)
         if item.activities:
@@ -455,7 +458,7 @@ class Processor:
             return
         clock_ms = max(now_ms, state.activity.newest_ms or 0)
         measures, scores = measure_days(state, touched, item.config, clock_ms=clock_ms,
-                                        calendar=item.calendar, today=self._today(state.tenant))
+                                        calendar=item.calendar, today=today)
         upsert_measures(self.sink, state.tenant, state.student_id, measures)
         upsert_scores(self.sink, state.tenant, state.student_id, scores)
         prune(state.activity, item.calendar)
@@ -534,7 +537,6 @@ class Processor:
 
         A day counts as completed when the low watermark of event time (see
         `streams.watermarks`) is `rules_settle` past its end."""
-        self._restore_event_time(now_ms)
         watermark = self.progress.watermark(
             self.highwater,
             active_since_ms=now_ms - self.partition_idle_ms if self.partition_idle_ms else None)
@@ -542,7 +544,7 @@ class Processor:
             return
         due: dict[str, date] = {}
         for tenant, calendar in self.calendars.items():
-            completed = calendar.day_of(watermark - self.rules_settle_ms) - timedelta(days=1)
+            completed = last_completed_day(calendar, watermark, self.rules_settle_ms)
             swept = self.swept_day.get(tenant)
             # The watermark steps back when a partition with older events wakes up; the days
             # up to where it had been are judged already.
@@ -564,21 +566,18 @@ class Processor:
             if n % YIELD_EVERY_STUDENTS == 0:
                 await asyncio.sleep(0)
 
-    def _restore_event_time(self, now_ms: int) -> None:
+    def _restore_event_time(self) -> None:
         """Once the students' state is in (the worker is ready), take in how far event time had
         got before a restart: a worker restarted after all was read has no event left to learn
         it from, and would never judge the days still open."""
         progress = self.progress
         if progress.restored or progress.waiting is None:
             return
-        progress.restored = True
-        for state in self.states.states():
-            newest = state.newest_event_ms()
-            if newest is not None:
-                progress.restore(state.partition or 0, newest)
-        if self.last_event_wall_ms is None and progress.newest_ms:
+        progress.restore(max((ms for ms in (s.newest_event_ms() for s in self.states.states())
+                              if ms is not None), default=None))
+        if self.last_event_wall_ms is None and progress.reached_before is not None:
             # Quiet from now on counts from the restart (see `tick`).
-            self.last_event_wall_ms = now_ms
+            self.last_event_wall_ms = self.wall_clock_ms()
 
     def _evaluate(self, item: _StudentWork, completed: date, outcome: BatchOutcome) -> None:
         for day in days_to_evaluate(item.state, completed):

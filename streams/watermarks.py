@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 TopicPartition = tuple[str, int]
-RESTORED = "(restored state)"
 HighWater = Callable[[str, int], int | None]
 
 
@@ -34,7 +33,10 @@ class EventTimeProgress:
     # The assigned partitions that had messages waiting when last measured; None until the
     # consumer has been measured once (a file import has nothing waiting beyond what it read).
     waiting: set[TopicPartition] | None = field(default_factory=set)
-    # Whether event time already reached from the students' state has been taken in.
+    # Event time a restarted worker's state shows was reached before the restart: once nothing
+    # is left to read, event time is at least this, so days completed by events processed
+    # before a restart are judged without new events. `restored`: the state was looked at.
+    reached_before: int | None = None
     restored: bool = False
 
     def note_waiting(self, partitions: set[TopicPartition]) -> None:
@@ -56,7 +58,7 @@ class EventTimeProgress:
                   ) -> int | None:
         """`active_since_ms`: partitions that delivered a message since then count as still
         arriving (None: none do, as in a file import, which has read everything there is)."""
-        if not self.newest_ms or self.waiting is None:
+        if self.waiting is None or self.newest() is None:
             return None
         if any(key not in self.newest_ms for key in self.waiting):
             return None
@@ -68,20 +70,28 @@ class EventTimeProgress:
                       and self.seen_wall_ms.get(key, 0) >= active_since_ms)
             if behind or active:
                 holding.append(newest)
-        return min(holding) if holding else max(self.newest_ms.values())
-
-    def restore(self, partition: int, newest_ms: int) -> None:
-        """Event time a restarted worker's state shows was reached on a partition before the
-        restart: it counts once nothing is left to read, and never holds event time back, so
-        days completed by events processed before a restart are judged without new events."""
-        key = (RESTORED, partition)
-        self.newest_ms[key] = max(newest_ms, self.newest_ms.get(key, 0))
+        return min(holding) if holding else self.newest()
 
     def newest(self) -> int | None:
-        """The newest event time seen on any partition."""
-        return max(self.newest_ms.values(), default=None)
+        """The newest event time seen on any partition, or reached before a restart."""
+        return max((*self.newest_ms.values(),
+                    *([] if self.reached_before is None else [self.reached_before])),
+                   default=None)
+
+    def restore(self, reached_ms: int | None) -> None:
+        """Take in the event time the students' state shows (None: it shows none)."""
+        self.restored = True
+        self.reached_before = reached_ms
+
+    def copy(self) -> EventTimeProgress:
+        return EventTimeProgress(
+            dict(self.newest_ms), dict(self.next_offset), dict(self.seen_wall_ms),
+            None if self.waiting is None else set(self.waiting), self.reached_before,
+            self.restored)
 
     def advance_all(self, now_ms: int) -> None:
         """The stream has been quiet: let the wall clock stand in for event time."""
         for key, ms in self.newest_ms.items():
             self.newest_ms[key] = max(ms, now_ms)
+        if self.reached_before is not None:
+            self.reached_before = max(self.reached_before, now_ms)

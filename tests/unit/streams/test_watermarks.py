@@ -57,3 +57,27 @@ def test_a_caught_up_partition_still_delivering_holds_event_time_until_it_is_idl
     assert progress.watermark(caught_up, active_since_ms=500) == 10 * HOUR_MS
     assert progress.watermark(caught_up, active_since_ms=1_200) == 50 * HOUR_MS
     assert progress.watermark(caught_up, active_since_ms=2_000) == 50 * HOUR_MS
+
+
+def test_event_time_reached_before_a_restart_counts_once_nothing_is_left_to_read() -> None:
+    progress = EventTimeProgress()
+    progress.restore(40 * HOUR_MS)
+    assert progress.watermark() == 40 * HOUR_MS, "nothing to read: judge what the state reached"
+    progress.observe("engage.clicks", 0, 9, 10 * HOUR_MS)
+    assert progress.watermark(ends(clicks0=500)) == 10 * HOUR_MS, "never holds replay back"
+    assert progress.watermark(ends(clicks0=10)) == 40 * HOUR_MS
+    progress.advance_all(60 * HOUR_MS)
+    assert progress.watermark(ends(clicks0=10)) == 60 * HOUR_MS
+
+
+def test_a_copy_is_independent_of_what_comes_after() -> None:
+    progress = EventTimeProgress()
+    progress.observe("engage.clicks", 0, 9, 10 * HOUR_MS, wall_ms=1)
+    progress.note_waiting({("engage.clicks", 0)})
+    before = progress.copy()
+    progress.observe("engage.clicks", 0, 20, 30 * HOUR_MS, wall_ms=2)
+    progress.note_waiting(set())
+    progress.restore(50 * HOUR_MS)
+    assert before == EventTimeProgress({("engage.clicks", 0): 10 * HOUR_MS},
+                                       {("engage.clicks", 0): 10}, {("engage.clicks", 0): 1},
+                                       {("engage.clicks", 0)})

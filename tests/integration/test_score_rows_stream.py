@@ -1,0 +1,53 @@
+"""Which score rows the worker's batch step writes and publishes: up to the tenant's current
+day only, carried forward as that day moves on (SPEC "Score": the 7-day moving average)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from schemas.topics import SCORES
+from streams.processor import BatchOutcome
+from tests.support.clickhouse import rows
+from tests.support.events import event
+from tests.support.inprocess import Clock, processor_on, records
+
+pytestmark = pytest.mark.integration
+
+
+def published_days(outcome: BatchOutcome, student: str) -> list[date]:
+    return sorted(date.fromisoformat(m["date"]) for m in (
+        json.loads(m.value) for m in outcome.messages if m.topic == SCORES)
+        if m["student_id"] == student)
+
+
+def test_rows_reach_the_current_day_and_follow_it_for_a_student_gone_quiet(
+        tmp_path: Path) -> None:
+    day = (datetime.now(tz=UTC) - timedelta(days=10)).replace(hour=10, minute=0, second=0,
+                                                              microsecond=0)
+    roster = [event("roster.student", s, day - timedelta(days=1), college="CLES")
+              for s in ("quiet", "busy")]
+    clicks = [event("vle.click", "quiet", day + timedelta(minutes=m), module="BIO1001")
+              for m in (0, 2, 4)]
+    later = event("vle.click", "busy", day + timedelta(days=3), module="BIO1001")
+    processor = processor_on(tmp_path, Clock(datetime.now(tz=UTC)))
+    try:
+        first = asyncio.run(processor.process(records(*roster, *clicks)))
+        second = asyncio.run(processor.process(records(later, first_offset=100)))
+        stored = processor.sink.run_sync(lambda c: rows(
+            c, "SELECT day, daily_score, score_7d FROM daily_scores FINAL "
+               "WHERE student_id = 'quiet' ORDER BY day"))
+    finally:
+        processor.sink.close()
+
+    assert published_days(first, "quiet") == [day.date()], "no row for a day not reached"
+    carried = [day.date() + timedelta(days=k) for k in (1, 2, 3)]
+    assert published_days(second, "quiet") == carried
+    assert [row[0] for row in stored] == [day.date(), *carried]
+    assert stored[0][1] > 0
+    assert [row[1] for row in stored[1:]] == [0.0, 0.0, 0.0]
+    assert {round(row[2], 9) for row in stored} == {round(stored[0][1] / 7, 9)}
