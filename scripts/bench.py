@@ -336,7 +336,8 @@ def main() -> None:
         result["raw_consume_eps"] = round(raw_eps)
         log(f"raw consume: {result['raw_consume_eps']} events/s")
         noop = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_noop.py"),
-                               bootstrap, "engage.vle.clicks", str(clicks)],
+                               bootstrap, "engage.vle.clicks", str(clicks),
+                               str(work / "noop-data")],
                               capture_output=True, text=True, cwd=ROOT, timeout=900)
         found = re.search(r"NOOP_EPS ([0-9.]+)", noop.stdout)
         noop_eps = float(found.group(1)) if found else None

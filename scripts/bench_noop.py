@@ -6,14 +6,15 @@ import os
 import sys
 import time
 
-import faust
-
 from streams.app import FaustWorker
+from streams.kafka_transport import KafkaApp
 
-bootstrap, topic_name, expected = sys.argv[1], sys.argv[2], int(sys.argv[3])
-app = faust.App(f"engage-bench-noop-{os.getpid()}", broker=f"kafka://{bootstrap}", store="memory://",
-                web_enabled=False, consumer_auto_offset_reset="earliest",
-                topic_disable_leader=True, topic_partitions=6)
+bootstrap, topic_name, expected, datadir = sys.argv[1:5]
+# The worker's app class: the same consumer settings as the worker measured against it.
+app = KafkaApp(f"engage-bench-noop-{os.getpid()}", broker=f"kafka://{bootstrap}",
+               store="memory://", datadir=datadir, web_enabled=False,
+               consumer_auto_offset_reset="earliest", topic_disable_leader=True,
+               topic_partitions=6)
 topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
 seen = {"count": 0, "first": 0.0}
 
@@ -24,7 +25,7 @@ async def noop(stream):  # type: ignore[no-untyped-def]
         if not seen["count"]:
             seen["first"] = time.perf_counter()
         seen["count"] += len(events)
-        if seen["count"] >= expected:
+        if seen["count"] >= int(expected):
             elapsed = time.perf_counter() - seen["first"]
             # The Faust worker redirects sys.stdout into its logger: write to the fd itself.
             os.write(1, f"NOOP_EPS {seen['count'] / elapsed:.1f}\n".encode())
