@@ -143,7 +143,11 @@ def _close_if_quiet(
 
 
 def _affected_days(state: ActivityState, calendar: LocalCalendar) -> set[date]:
-    affected = {calendar.day_of(a.at_ms) for a in state.pending}
+    """Days whose shown minutes new clicks may change: a click's minutes depend on the click
+    after it. Pending app choices and check-ins are not among them: the view already counts
+    them, and folding them changes nothing shown (a student whose last app choice was last week
+    would otherwise have that week's rows rewritten with every click)."""
+    affected = {calendar.day_of(a.at_ms) for a in state.pending if a.kind is Kind.CLICK}
     if state.open_click is not None:
         affected.add(calendar.day_of(state.open_click[0]))
     return affected

@@ -412,6 +412,20 @@ def test_touched_days_include_the_earlier_day_a_new_click_credits() -> None:
     assert outcome.touched_days == {DAY, NEXT_DAY}
 
 
+def test_clicks_do_not_touch_the_day_of_an_app_choice_still_waiting_for_its_kind() -> None:
+    """An app choice stays pending until a later app choice passes the lateness bound; the
+    clicks after it must not rewrite its day (and the six rows after it) every time."""
+    state = ActivityState()
+    apply(state, [app("menu", TEN_AM), checkin("talk", TEN_AM)], lateness_ms=LATENESS_MS,
+          calendar=CAL)
+    week_later = TEN_AM + 7 * 24 * 60 * MINUTE_MS
+    outcomes = [apply(state, [click(f"c{n}", week_later + n * MINUTE_MS)],
+                      lateness_ms=LATENESS_MS, calendar=CAL) for n in range(3)]
+    assert [o.touched_days for o in outcomes] == [{DAY + timedelta(days=7)}] * 3
+    shown = view(state, [DAY], clock_ms=FAR_FUTURE_MS, calendar=CAL)
+    assert (shown[DAY].app_choices, shown[DAY].event_checkins) == (1, 1)
+
+
 def test_view_does_not_change_the_state() -> None:
     state = ActivityState()
     apply(state, worked_example(), lateness_ms=LATENESS_MS, calendar=CAL)
