@@ -429,9 +429,9 @@ class Processor:
     # -- scoring ------------------------------------------------------------------------------
     async def _score_all(self, work: dict[str, _StudentWork], now_ms: int,
                          outcome: BatchOutcome) -> None:
-        todays = {tenant: self._today(tenant) for tenant in self.calendars}
+        todays = self._current_days()
         for n, item in enumerate(work.values(), start=1):
-            await self._score(item, now_ms, todays[item.state.tenant], outcome)
+            await self._score(item, now_ms, todays.get(item.state.tenant), outcome)
             if n % YIELD_EVERY_STUDENTS == 0:
                 await asyncio.sleep(0)
 
@@ -465,22 +465,30 @@ class Processor:
         self._publish_scores(state, scores, outcome)
         state.tail_shown_closed = last_click_counted(state.activity, clock_ms)
 
-    def _today(self, tenant: str) -> date | None:
-        """The tenant's current day: that of the newest event time seen (the wall clock's
-        once the stream has been quiet, see `tick`); unknown until an event is seen."""
-        newest = self.progress.newest()
-        return None if newest is None else self.calendars[tenant].day_of(newest)
+    def _watermark(self, now_ms: int) -> int | None:
+        return self.progress.watermark(
+            self.highwater,
+            active_since_ms=now_ms - self.partition_idle_ms if self.partition_idle_ms else None)
+
+    def _current_days(self) -> dict[str, date]:
+        """Each tenant's current day: the day of the event time every partition with messages
+        still waiting has reached (see `streams.watermarks`); the newest event time's once none
+        has, and the wall clock's once the stream has been quiet (see `tick`). None while
+        unknown. Not simply the newest event seen: a worker catching up reads some partitions
+        days ahead of others. Unlike the rules, rows need not wait for partitions that are
+        caught up but may still deliver: a late event rewrites the rows it moves."""
+        reached = self.progress.watermark(self.highwater)
+        if reached is None:
+            return {}
+        return {tenant: calendar.day_of(reached) for tenant, calendar in self.calendars.items()}
 
     async def _carry_scores_forward(self, work: dict[str, _StudentWork], outcome: BatchOutcome
                                     ) -> None:
         """When a tenant's current day moves on, write the new days' score rows of every
         student whose 7-day average still counts a recent score: nothing new happened to them,
         but their average moved."""
-        due = {}
-        for tenant in self.calendars:
-            today = self._today(tenant)
-            if today is not None and self.scores_through.get(tenant) != today:
-                due[tenant] = today
+        due = {tenant: today for tenant, today in self._current_days().items()
+               if tenant not in self.scores_through or today > self.scores_through[tenant]}
         if not due:
             return
         self.scores_through.update(due)
@@ -537,9 +545,7 @@ class Processor:
 
         A day counts as completed when the low watermark of event time (see
         `streams.watermarks`) is `rules_settle` past its end."""
-        watermark = self.progress.watermark(
-            self.highwater,
-            active_since_ms=now_ms - self.partition_idle_ms if self.partition_idle_ms else None)
+        watermark = self._watermark(now_ms)
         if watermark is None:
             return
         due: dict[str, date] = {}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.topics import SCORES
+from schemas.topics import SCORES, VLE_CLICKS
 from streams.processor import BatchOutcome
 from tests.support.clickhouse import rows
 from tests.support.events import event
@@ -51,3 +51,37 @@ def test_rows_reach_the_current_day_and_follow_it_for_a_student_gone_quiet(
     assert stored[0][1] > 0
     assert [row[1] for row in stored[1:]] == [0.0, 0.0, 0.0]
     assert {round(row[2], 9) for row in stored} == {round(stored[0][1] / 7, 9)}
+
+
+def test_a_topic_read_ahead_does_not_carry_rows_past_the_clicks_still_waiting(
+        tmp_path: Path) -> None:
+    """A worker catching up reads the small topics days ahead of the clicks. The current day
+    is where every partition with messages waiting has got to, so a student's rows are not
+    written (and then rewritten) for days their clicks have not reached yet; the measures of
+    the day read ahead are written at once, its score row once the clicks get there."""
+    day = (datetime.now(tz=UTC) - timedelta(days=20)).replace(hour=10, minute=0, second=0,
+                                                              microsecond=0)
+    ahead = day + timedelta(days=5)
+    processor = processor_on(tmp_path, Clock(datetime.now(tz=UTC)))
+    clicks_waiting = {"yes": True}
+    processor.highwater = lambda topic, partition: (
+        10_000 if topic == VLE_CLICKS and clicks_waiting["yes"] else None)
+    first_batch = records(
+        event("roster.student", "s1", day - timedelta(days=1), college="CLES"),
+        event("vle.click", "s1", day, module="BIO1001"),
+        event("app.menu_choice", "s1", ahead, menu_item="timetable"))
+    try:
+        first = asyncio.run(processor.process(first_batch))
+        clicks_waiting["yes"] = False
+        rest = [event("vle.click", "s1", day + timedelta(days=k), module="BIO1001")
+                for k in range(1, 6)]
+        second = asyncio.run(processor.process(records(*rest, first_offset=100)))
+        measured = processor.sink.run_sync(lambda c: rows(
+            c, "SELECT day FROM daily_measures FINAL WHERE student_id = 's1' ORDER BY day"))
+    finally:
+        processor.sink.close()
+
+    assert first.dead_lettered == 0
+    assert published_days(first, "s1") == [day.date()]
+    assert ahead.date() in [row[0] for row in measured]
+    assert published_days(second, "s1") == [day.date() + timedelta(days=k) for k in range(6)]
