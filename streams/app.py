@@ -16,6 +16,7 @@ from schemas.topics import INPUT_TOPICS, SCORES
 from sinks.clickhouse import RetentionDays, apply_retention, connect, migrate
 from sinks.writer import ClickHouseSink
 from streams.hooks import MetricHooks
+from streams.kafka_transport import KafkaApp
 from streams.metrics import EngineMetrics
 from streams.processor import OutboundMessage, Processor, RawRecord
 from streams.settings import Settings
@@ -90,8 +91,9 @@ class EngineWorker:
         self.settings = settings
         self.registry = registry or CollectorRegistry()
         self.metrics = EngineMetrics(self.registry)
-        self.app = faust.App(
+        self.app = KafkaApp(
             settings.worker_id,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
             broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
             broker_credentials=faust_credentials(settings),
             store="memory://",

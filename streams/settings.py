@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
+    # How long the broker may hold a fetch for partitions with nothing new (Faust's own: 1,500).
+    kafka_fetch_max_wait_ms: int = Field(default=100, ge=0, le=30_000)
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication: int = Field(default=1, ge=1)
 

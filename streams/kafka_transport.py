@@ -1,0 +1,49 @@
+"""Faust's Kafka transport with the broker's fetch wait made a setting.
+
+Faust builds its consumer with `fetch_max_wait_ms=1500` and offers no setting for it. A worker
+reads many partitions that are idle most of the time (consent, roster, decisions, registers),
+and aiokafka keeps one fetch in flight per broker: a fetch that happens to cover only idle
+partitions is held at the broker for the whole wait, and clicks arriving meanwhile wait with
+it. At 2,000 clicks a second that alone put the 95th percentile from event to ClickHouse
+above 3 seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiokafka
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+DEFAULT_FETCH_MAX_WAIT_MS = 100
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        # Read by aiokafka when the consumer starts, which is after this returns.
+        consumer._fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms",
+                                              DEFAULT_FETCH_MAX_WAIT_MS)
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
+
+
+class KafkaApp(faust.App):
+    """A Faust app whose consumer lets the broker hold a fetch at most `fetch_max_wait_ms`."""
+
+    def __init__(self, *args: Any, fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS,
+                 **kwargs: Any) -> None:
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+        super().__init__(*args, **kwargs)
+
+    def _new_transport(self) -> Any:
+        return _Transport(self.conf.broker_consumer, self)
