@@ -14,13 +14,14 @@ DAY_MS = 86_400_000
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MS = timedelta(milliseconds=1)
 
 
 def to_ms(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValueError("event time must be timezone-aware")
     # Integer arithmetic: float seconds x 1000 can land just under a whole millisecond.
-    return (moment - EPOCH) // timedelta(milliseconds=1)
+    return (moment - EPOCH) // ONE_MS
 
 
 def from_ms(ms: int) -> datetime:

@@ -156,15 +156,8 @@ class EngineWorker:
             self.settings.batch_max_events, within=self.settings.batch_within_seconds
         ):
             records = [
-                RawRecord(
-                    topic=e.message.topic,
-                    partition=e.message.partition,
-                    offset=e.message.offset,
-                    key=e.message.key,
-                    value=e.message.value,
-                    timestamp_ms=int(e.message.timestamp * 1000),
-                )
-                for e in events
+                RawRecord(m.topic, m.partition, m.offset, m.key, m.value, int(m.timestamp * 1000))
+                for m in (e.message for e in events)
             ]
             self.in_batch = True
             try:

@@ -12,24 +12,27 @@ from streams.processor import Hooks
 class MetricHooks(Hooks):
     def __init__(self, metrics: EngineMetrics) -> None:
         self.metrics = metrics
-        # `labels()` validates and locks on every call; this runs for every event.
-        self._consumed: dict[tuple[str, str], Any] = {}
+        # `labels()` validates and locks on every call, and some of these run for every event.
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def consumed(self, topic: str, event_type: str) -> None:
-        counter = self._consumed.get((topic, event_type))
-        if counter is None:
-            counter = self.metrics.events_consumed.labels(topic=topic, type=event_type)
-            self._consumed[(topic, event_type)] = counter
-        counter.inc()
+        self._child(self.metrics.events_consumed, topic, event_type).inc()
 
     def dead_lettered(self, reason: str) -> None:
-        self.metrics.events_dead_lettered.labels(reason=reason).inc()
+        self._child(self.metrics.events_dead_lettered, reason).inc()
 
     def without_consent(self, tenant: str) -> None:
-        self.metrics.events_without_consent.labels(tenant=tenant).inc()
+        self._child(self.metrics.events_without_consent, tenant).inc()
 
     def late(self, tenant: str) -> None:
-        self.metrics.events_late.labels(tenant=tenant).inc()
+        self._child(self.metrics.events_late, tenant).inc()
 
     def duplicate(self) -> None:
         self.metrics.events_duplicate.inc()

@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from schemas.decode import DeadLetterReason, Rejection, decode_event
 from schemas.events import Event
@@ -87,8 +87,9 @@ def event_hash(event_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
 
 
-@dataclass(frozen=True, slots=True)
-class RawRecord:
+class RawRecord(NamedTuple):
+    """One Kafka record as the batch step takes it (a tuple: one is built for every event)."""
+
     topic: str
     partition: int
     offset: int
@@ -270,13 +271,13 @@ class Processor:
         # time, and a batch mixes topics in whatever order the partitions were fetched.
         ordered = sorted(records, key=lambda r: r.topic not in SETUP_TOPICS)
         for record in ordered:
-            event = self._decode(record, now_ms, outcome)
+            event = self._decode(record, now_ms, now, outcome)
             if event is None:
                 continue
             outcome.accepted += 1
             self.hooks.consumed(record.topic, event.type)
             item = self._work_for(work, event, record.partition)
-            self._take_event(item, event, record, now, outcome)
+            self._take_event(item, event, record, now, now_ms, outcome)
         if outcome.accepted:
             self.last_event_wall_ms = now_ms
         stored = await self.sink.flush()
@@ -299,10 +300,10 @@ class Processor:
         return outcome
 
     # -- decoding ---------------------------------------------------------------------------
-    def _decode(self, record: RawRecord, now_ms: int, outcome: BatchOutcome) -> Event | None:
+    def _decode(self, record: RawRecord, now_ms: int, now: datetime, outcome: BatchOutcome
+                ) -> Event | None:
         result = decode_event(
-            record.value, topic=record.topic, key=record.key, now=from_ms(now_ms),
-            max_future=self.max_future,
+            record.value, topic=record.topic, key=record.key, now=now, max_future=self.max_future,
         )
         if isinstance(result, Rejection):
             self._dead_letter(record, result, now_ms, outcome)
@@ -360,11 +361,11 @@ class Processor:
         return item
 
     def _take_event(self, item: _StudentWork, event: Event, record: RawRecord, now: datetime,
-                    outcome: BatchOutcome) -> None:
+                    now_ms: int, outcome: BatchOutcome) -> None:
         state, sink = item.state, self.sink
         at_ms = to_ms(event.occurred_at)
         day = item.calendar.day_of(at_ms)
-        self.progress.observe(record.topic, record.partition, record.offset, at_ms, to_ms(now))
+        self.progress.observe(record.topic, record.partition, record.offset, at_ms, now_ms)
         if event.type in ENGAGEMENT_TYPES:
             if not allows(item.config.consent_mode, state.consent, event.occurred_at):
                 outcome.without_consent += 1
