@@ -62,7 +62,9 @@ class Settings(BaseSettings):
 
     lateness_seconds: int = Field(default=600, ge=0)
     max_future_hours: float = Field(default=24.0, gt=0)
-    batch_max_events: int = Field(default=5000, ge=1)
+    # Catching up, a bigger batch spreads the per-student work (state snapshot, score) over more
+    # events; live, batches are cut by `batch_within_seconds` long before this.
+    batch_max_events: int = Field(default=10_000, ge=1)
     batch_within_seconds: float = Field(default=0.25, gt=0)
     quiet_check_seconds: float = Field(default=15.0, gt=0)
     rollover_quiet_seconds: float = Field(default=900.0, gt=0)
