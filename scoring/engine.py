@@ -73,12 +73,12 @@ def score_rows(state: StudentState, days: Iterable[date], config: TenantConfig, 
     student's rows were last written.
 
     A day's score moves the 7-day average of the six days after it, but a row exists only for
-    days the tenant has reached (`today`: the day event time has got to on every partition
-    still delivering): a row for a day to come would show an average that assumes no activity
-    on it, and writing six rows ahead for every student a batch touches was most of the
-    engine's output. A student's activity on a day not reached yet (their topics read ahead of
-    others) gets its row when the tenant gets there. Rows for the days `today` moves on to are
-    written as it gets there (`carry_forward`), so in the end every day up to `today` whose
+    days the tenant has reached (`today`: the day event time has got to on every partition with
+    messages still waiting): a row for a day to come would show an average that assumes no
+    activity on it, and writing six rows ahead for every student a batch touches was most of
+    the engine's output. A student's activity on a day not reached yet (their topics read ahead
+    of others) gets its row when the tenant gets there. Rows for the days `today` moves on to
+    are written as it gets there (`carry_forward`), so in the end every day up to `today` whose
     window holds a score has its row, with the same values whatever the order things came in."""
     if state.college is None:
         return []
