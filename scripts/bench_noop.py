@@ -6,26 +6,32 @@ import os
 import sys
 import time
 
-from streams.app import FaustWorker
+from streams.app import FaustWorker, stream_buffer_size
 from streams.kafka_transport import KafkaApp
+from streams.settings import Settings
 
-bootstrap, topic_name, expected, datadir = sys.argv[1:5]
-# The worker's app class: the same consumer settings as the worker measured against it.
+bootstrap, topic_name, expected_arg, datadir = sys.argv[1:5]
+expected = int(expected_arg)
+# The worker's app class, batch size and stream buffer: the same consumption as the worker
+# measured against it.
+settings = Settings()
 app = KafkaApp(f"engage-bench-noop-{os.getpid()}", broker=f"kafka://{bootstrap}",
                store="memory://", datadir=datadir, web_enabled=False,
                consumer_auto_offset_reset="earliest", topic_disable_leader=True,
-               topic_partitions=6)
+               topic_partitions=6, fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+               stream_buffer_maxsize=stream_buffer_size(settings))
 topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
 seen = {"count": 0, "first": 0.0}
 
 
 @app.agent(topic)
 async def noop(stream):  # type: ignore[no-untyped-def]
-    async for events in stream.take_events(5000, within=0.25):
+    async for events in stream.take_events(settings.batch_max_events,
+                                           within=settings.batch_within_seconds):
         if not seen["count"]:
             seen["first"] = time.perf_counter()
         seen["count"] += len(events)
-        if seen["count"] >= int(expected):
+        if seen["count"] >= expected:
             elapsed = time.perf_counter() - seen["first"]
             # The Faust worker redirects sys.stdout into its logger: write to the fd itself.
             os.write(1, f"NOOP_EPS {seen['count'] / elapsed:.1f}\n".encode())

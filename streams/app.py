@@ -58,6 +58,11 @@ def retention_of(settings: Settings) -> RetentionDays:
     )
 
 
+def stream_buffer_size(settings: Settings) -> int:
+    """Events Faust may hold for the agent: room for the next batch while one is processed."""
+    return max(4096, settings.batch_max_events * 2)
+
+
 def faust_credentials(settings: Settings) -> Any:
     options = settings.kafka_client_options()
     ssl_context = options.get("ssl_context")
@@ -112,7 +117,7 @@ class EngineWorker:
             # A crashed worker's partitions move on after seconds, not a minute.
             broker_session_timeout=10.0,
             broker_heartbeat_interval=3.0,
-            stream_buffer_maxsize=max(4096, settings.batch_max_events * 2),
+            stream_buffer_maxsize=stream_buffer_size(settings),
             table_standby_replicas=0,
             logging_config=None,
         )

@@ -14,7 +14,7 @@ framework's own time per event.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import aiokafka
 import faust
@@ -27,8 +27,7 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         # Read by aiokafka when the consumer starts, which is after this returns.
-        consumer._fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms",
-                                              DEFAULT_FETCH_MAX_WAIT_MS)
+        consumer._fetch_max_wait_ms = cast(KafkaApp, self.app).fetch_max_wait_ms
         return consumer
 
 

@@ -466,11 +466,6 @@ class Processor:
         self._publish_scores(state, scores, outcome)
         state.tail_shown_closed = last_click_counted(state.activity, clock_ms)
 
-    def _watermark(self, now_ms: int) -> int | None:
-        return self.progress.watermark(
-            self.highwater,
-            active_since_ms=now_ms - self.partition_idle_ms if self.partition_idle_ms else None)
-
     def _current_days(self) -> dict[str, date]:
         """Each tenant's current day: the day of the event time every partition with messages
         still waiting has reached (see `streams.watermarks`); the newest event time's once none
@@ -546,7 +541,9 @@ class Processor:
 
         A day counts as completed when the low watermark of event time (see
         `streams.watermarks`) is `rules_settle` past its end."""
-        watermark = self._watermark(now_ms)
+        watermark = self.progress.watermark(
+            self.highwater,
+            active_since_ms=now_ms - self.partition_idle_ms if self.partition_idle_ms else None)
         if watermark is None:
             return
         due: dict[str, date] = {}

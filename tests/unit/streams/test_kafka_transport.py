@@ -8,24 +8,27 @@ from pathlib import Path
 
 import pytest
 
-from streams.kafka_transport import KafkaApp
+from streams.app import EngineWorker
 from streams.settings import Settings
 
 
 @pytest.mark.parametrize("configured", [50, 1500])
-def test_the_consumer_started_waits_at_most_the_configured_fetch_time(
+def test_the_workers_consumer_waits_at_most_the_configured_fetch_time(
         tmp_path: Path, configured: int) -> None:
-    settings = Settings(kafka_fetch_max_wait_ms=configured)
+    settings = Settings(kafka_fetch_max_wait_ms=configured, kafka_bootstrap="127.0.0.1:9",
+                        clickhouse_url=f"chdb://{tmp_path / 'clickhouse'}",
+                        data_dir=tmp_path / "worker")
 
     async def fetch_wait() -> int:
-        app = KafkaApp("fetch-wait", broker="kafka://127.0.0.1:9", store="memory://",
-                       datadir=str(tmp_path), fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms)
+        worker = EngineWorker(settings)
+        app = worker.app
+        # The consumer the worker's consumer thread starts (nothing connects until then).
         consumer = app.consumer._thread._create_worker_consumer(app.transport)
         try:
             # What aiokafka hands its fetcher when the consumer starts.
             return int(consumer._fetch_max_wait_ms)
         finally:
             await consumer.stop()
+            worker.sink.close()
 
     assert asyncio.run(fetch_wait()) == configured
-
