@@ -22,8 +22,8 @@ class MetricHooks(Hooks):
             child = self._children[key] = metric.labels(*labels)
         return child
 
-    def consumed(self, topic: str, event_type: str) -> None:
-        self._child(self.metrics.events_consumed, topic, event_type).inc()
+    def consumed(self, topic: str, event_type: str, count: int) -> None:
+        self._child(self.metrics.events_consumed, topic, event_type).inc(count)
 
     def dead_lettered(self, reason: str) -> None:
         self._child(self.metrics.events_dead_lettered, reason).inc()

@@ -43,7 +43,7 @@ from scoring.sessionize import apply, last_click_counted, last_click_ms, prune, 
 from scoring.student import StudentState
 from scoring.timebase import LocalCalendar, from_ms, to_ms
 from sinks import queries
-from sinks.rows import activity_row, alert_row, upsert_measures, upsert_scores
+from sinks.rows import activity_row, alert_row, module_of, upsert_measures, upsert_scores
 from sinks.writer import ClickHouseSink, FlushReport
 from streams.state_store import StateStore
 from streams.watermarks import EventTimeProgress, HighWater, no_lag
@@ -121,7 +121,7 @@ class BatchOutcome:
 class Hooks:
     """Metric hooks at the edges; the worker passes one wired to Prometheus."""
 
-    def consumed(self, topic: str, event_type: str) -> None: ...
+    def consumed(self, topic: str, event_type: str, count: int) -> None: ...
     def dead_lettered(self, reason: str) -> None: ...
     def without_consent(self, tenant: str) -> None: ...
     def late(self, tenant: str) -> None: ...
@@ -270,14 +270,16 @@ class Processor:
         # Who a student is and what they agreed to come first: consent is judged by event
         # time, and a batch mixes topics in whatever order the partitions were fetched.
         ordered = sorted(records, key=lambda r: r.topic not in SETUP_TOPICS)
+        accepted: dict[tuple[str, str], int] = {}
         for record in ordered:
             event = self._decode(record, now_ms, now, outcome)
             if event is None:
                 continue
-            outcome.accepted += 1
-            self.hooks.consumed(record.topic, event.type)
+            topic_type = (record.topic, event.type)
+            accepted[topic_type] = accepted.get(topic_type, 0) + 1
             item = self._work_for(work, event, record.partition)
             self._take_event(item, event, record, now, now_ms, outcome)
+        outcome.accepted = sum(accepted.values())
         if outcome.accepted:
             self.last_event_wall_ms = now_ms
         stored = await self.sink.flush()
@@ -292,6 +294,10 @@ class Processor:
         await self._carry_scores_forward(work, outcome)
         await self._sweep_rollover(work, outcome, now_ms)
         report = await self.sink.flush()
+        # Counted once the batch's rows are written: a reader of the counter may take every
+        # event counted so far to be visible in ClickHouse, and a failed batch counts nothing.
+        for (topic, event_type), count in accepted.items():
+            self.hooks.consumed(topic, event_type, count)
         await self._save_states(work)
         await self.states.flush()
         outcome.flushes.append(report)
@@ -373,11 +379,11 @@ class Processor:
                 sink.add("unconsented_events", [event.tenant, day, event.type,
                                                 event_hash(event.event_id)])
                 return
-            sink.add("activity", activity_row(event, day, now, sink.versions.next()))
+            sink.add("activity", activity_row(event, at_ms, day, now_ms, sink.versions.next()))
             kind = KIND_OF_EVENT_TYPE.get(event.type)
             if kind is not None:
                 item.activities.append(
-                    Activity(event.event_id, kind, at_ms, getattr(event, "module", None))
+                    Activity(event.event_id, kind, at_ms, module_of(event))
                 )
         elif event.type == "attendance.swipe":
             sink.upsert(
