@@ -8,6 +8,7 @@ import time
 
 from streams.app import FaustWorker, stream_buffer_size
 from streams.kafka_transport import KafkaApp
+from streams.runtime import tune_garbage_collector
 from streams.settings import Settings
 
 bootstrap, topic_name, expected_arg, datadir = sys.argv[1:5]
@@ -40,5 +41,7 @@ async def noop(stream):  # type: ignore[no-untyped-def]
 
 
 if __name__ == "__main__":
-    # The engine's own worker class: the same logging set-up as the worker measured against it.
+    # The engine's own worker class and garbage collector settings: the same set-up as the
+    # worker measured against it.
+    tune_garbage_collector(settings.gc_young_threshold)
     FaustWorker(app, loglevel="error", quiet=True).execute_from_commandline()

@@ -28,10 +28,13 @@ def _date(text: str) -> date:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from streams.app import EngineWorker, FaustWorker
+    from streams.runtime import GarbageCollectorTime, tune_garbage_collector
     from streams.topics_admin import ensure_topics
 
     asyncio.run(ensure_topics(settings))
     worker = EngineWorker(settings)
+    tune_garbage_collector(settings.gc_young_threshold)
+    GarbageCollectorTime(worker.registry)
     FaustWorker(worker.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
     return 0
 
@@ -70,7 +73,9 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     from streams.backfill import backfill_file
+    from streams.runtime import tune_garbage_collector
 
+    tune_garbage_collector(settings.gc_young_threshold)
     report = backfill_file(settings, args.events, progress=not args.quiet)
     print(json.dumps(report))
     return 0

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.metrics import NotifierMetrics
+from streams.settings import Settings
 from tests.ops.dashboards import exposed_family, prometheus_metrics
 from tests.ops.tools import tool
 from tests.support.events import event
@@ -53,6 +54,10 @@ def test_live_metrics_move_and_pass_promtool(engine_env: EngineEnv, worker: Work
     assert samples[("engage_sink_rows_written_total", (("table", "activity"),))] == 5
     assert samples[("engage_event_to_sink_seconds_count", ())] >= 5
     assert samples[("engage_students_in_state", ())] == 1
+    # The worker runs with its own garbage collector settings (see streams.runtime).
+    assert samples[("engage_gc_young_threshold", ())] == (
+        Settings.model_fields["gc_young_threshold"].default)
+    assert ("engage_gc_seconds_total", (("generation", "2"),)) in samples
     assert any(name == "engage_consumer_lag" for name, _ in samples)
     judged = [value for (name, labels), value in samples.items()
               if name == "engage_rules_judged_through_seconds"]
