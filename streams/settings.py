@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     batch_within_seconds: float = Field(default=0.25, gt=0)
     # Net allocations between young-generation garbage collections (Python's default is 700;
     # see streams.runtime).
-    gc_young_threshold: int = Field(default=10_000, ge=100)
+    gc_young_threshold: int = Field(default=50_000, ge=100)
     quiet_check_seconds: float = Field(default=15.0, gt=0)
     rollover_quiet_seconds: float = Field(default=900.0, gt=0)
     rules_settle_seconds: float = Field(default=6 * 3600, ge=0)
