@@ -13,13 +13,21 @@ import pytest
 from scoring.student import StudentState
 from sinks.clickhouse import connect, migrate
 from sinks.writer import ClickHouseSink
-from streams.processor import Processor, RawRecord
+from streams.processor import Hooks, Processor, RawRecord
 from streams.settings import load_tenants
 from streams.state_store import MemoryStates
 from tests.support.clickhouse import rows
 from tests.support.events import event
 
 pytestmark = pytest.mark.integration
+
+
+class CountingHooks(Hooks):
+    def __init__(self) -> None:
+        self.consumed_events = 0
+
+    def consumed(self, topic: str, event_type: str, count: int) -> None:
+        self.consumed_events += count
 
 
 class BrokenForOneStudent(MemoryStates):
@@ -41,8 +49,9 @@ def test_a_poison_record_is_dead_lettered_and_its_batch_survives(tenant_file: Pa
         return client
 
     sink = ClickHouseSink(open_client)
+    hooks = CountingHooks()
     processor = Processor(tenants=load_tenants(tenant_file), sink=sink,
-                          states=BrokenForOneStudent())
+                          states=BrokenForOneStudent(), hooks=hooks)
     at = datetime.now(tz=UTC) - timedelta(hours=1)
     records = [
         RawRecord("engage.vle.clicks", 0, offset, f"uni-test:{student}".encode(),
@@ -60,6 +69,8 @@ def test_a_poison_record_is_dead_lettered_and_its_batch_survives(tenant_file: Pa
     assert outcome.dead_lettered == 1
     assert letters == [(1, "processing_failed", "ValueError: snapshot cannot be decoded")]
     assert stored == [("ok1",), ("ok2",)]
+    # The failed attempt at the whole batch counted nothing; each good event counts once.
+    assert hooks.consumed_events == 2
 
 
 class FlakyClient:
