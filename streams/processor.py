@@ -43,7 +43,7 @@ from scoring.sessionize import apply, last_click_counted, last_click_ms, prune, 
 from scoring.student import StudentState
 from scoring.timebase import LocalCalendar, from_ms, to_ms
 from sinks import queries
-from sinks.rows import activity_row, alert_row, module_of, upsert_measures, upsert_scores
+from sinks.rows import activity_row, alert_row, upsert_measures, upsert_scores
 from sinks.writer import ClickHouseSink, FlushReport
 from streams.state_store import StateStore
 from streams.watermarks import EventTimeProgress, HighWater, no_lag
@@ -383,7 +383,7 @@ class Processor:
             kind = KIND_OF_EVENT_TYPE.get(event.type)
             if kind is not None:
                 item.activities.append(
-                    Activity(event.event_id, kind, at_ms, module_of(event))
+                    Activity(event.event_id, kind, at_ms, event.activity_module())
                 )
         elif event.type == "attendance.swipe":
             sink.upsert(
