@@ -290,8 +290,9 @@ class Processor:
             if item.withdrawn:
                 await self._delete_engagement(item, now)
         await self._move_alerts_on([d for item in work.values() for d in item.decisions])
-        await self._score_all(work, now_ms, outcome)
-        await self._carry_scores_forward(work, outcome)
+        todays = self._current_days()
+        await self._score_all(work, now_ms, todays, outcome)
+        await self._carry_scores_forward(work, todays, outcome)
         await self._sweep_rollover(work, outcome, now_ms)
         report = await self.sink.flush()
         # Counted once the batch's rows are written: a reader of the counter may take every
@@ -435,8 +436,7 @@ class Processor:
 
     # -- scoring ------------------------------------------------------------------------------
     async def _score_all(self, work: dict[str, _StudentWork], now_ms: int,
-                         outcome: BatchOutcome) -> None:
-        todays = self._current_days()
+                         todays: dict[str, date], outcome: BatchOutcome) -> None:
         for n, item in enumerate(work.values(), start=1):
             await self._score(item, now_ms, todays.get(item.state.tenant), outcome)
             if n % YIELD_EVERY_STUDENTS == 0:
@@ -484,12 +484,12 @@ class Processor:
             return {}
         return {tenant: calendar.day_of(reached) for tenant, calendar in self.calendars.items()}
 
-    async def _carry_scores_forward(self, work: dict[str, _StudentWork], outcome: BatchOutcome
-                                    ) -> None:
-        """When a tenant's current day moves on, write the new days' score rows of every
-        student whose 7-day average still counts a recent score: nothing new happened to them,
-        but their average moved."""
-        due = {tenant: today for tenant, today in self._current_days().items()
+    async def _carry_scores_forward(self, work: dict[str, _StudentWork],
+                                    todays: dict[str, date], outcome: BatchOutcome) -> None:
+        """When a tenant's current day (`todays`, see `_current_days`) moves on, write the new
+        days' score rows of every student whose 7-day average still counts a recent score:
+        nothing new happened to them, but their average moved."""
+        due = {tenant: today for tenant, today in todays.items()
                if tenant not in self.scores_through or today > self.scores_through[tenant]}
         if not due:
             return
@@ -673,11 +673,11 @@ class Processor:
             item = _StudentWork(state, self.tenants[state.tenant], self.calendars[state.tenant])
             item.touched.add(item.calendar.day_of(last_click))
             work[state.key] = item
-        await self._score_all(work, now_ms, outcome)
+        await self._score_all(work, now_ms, self._current_days(), outcome)
         quiet_since = self.last_event_wall_ms
         if quiet_since is not None and now_ms - quiet_since >= self.rollover_quiet_ms:
             self.progress.advance_all(now_ms)
-        await self._carry_scores_forward(work, outcome)
+        await self._carry_scores_forward(work, self._current_days(), outcome)
         await self._sweep_rollover(work, outcome, now_ms)
         outcome.flushes.append(await self.sink.flush())
         await self._save_states(work)
