@@ -6,13 +6,13 @@ from typing import Any
 
 from sinks.writer import FlushReport
 from streams.metrics import EngineMetrics
-from streams.processor import Hooks
+from streams.processor_hooks import Hooks
 
 
 class MetricHooks(Hooks):
     def __init__(self, metrics: EngineMetrics) -> None:
         self.metrics = metrics
-        # `labels()` validates and locks on every call, and some of these run for every event.
+        # `labels()` validates and locks on every call; a cached child is a plain increment.
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def _child(self, metric: Any, *labels: str) -> Any:
@@ -25,23 +25,23 @@ class MetricHooks(Hooks):
     def consumed(self, topic: str, event_type: str, count: int) -> None:
         self._child(self.metrics.events_consumed, topic, event_type).inc(count)
 
-    def dead_lettered(self, reason: str) -> None:
-        self._child(self.metrics.events_dead_lettered, reason).inc()
+    def dead_lettered(self, reason: str, count: int = 1) -> None:
+        self._child(self.metrics.events_dead_lettered, reason).inc(count)
 
-    def without_consent(self, tenant: str) -> None:
-        self._child(self.metrics.events_without_consent, tenant).inc()
+    def without_consent(self, tenant: str, count: int = 1) -> None:
+        self._child(self.metrics.events_without_consent, tenant).inc(count)
 
-    def late(self, tenant: str) -> None:
-        self._child(self.metrics.events_late, tenant).inc()
+    def late(self, tenant: str, count: int = 1) -> None:
+        self._child(self.metrics.events_late, tenant).inc(count)
 
-    def duplicate(self) -> None:
-        self.metrics.events_duplicate.inc()
+    def duplicate(self, count: int = 1) -> None:
+        self.metrics.events_duplicate.inc(count)
 
-    def roster_field_dropped(self, reason: str) -> None:
-        self.metrics.roster_fields_dropped.labels(reason=reason).inc()
+    def roster_field_dropped(self, reason: str, count: int = 1) -> None:
+        self.metrics.roster_fields_dropped.labels(reason=reason).inc(count)
 
-    def alert_raised(self, rule: str) -> None:
-        self.metrics.alerts_raised.labels(rule=rule).inc()
+    def alert_raised(self, rule: str, count: int = 1) -> None:
+        self.metrics.alerts_raised.labels(rule=rule).inc(count)
 
     def judged_through(self, tenant: str, day_end_ms: int) -> None:
         self.metrics.rules_judged_through.labels(tenant=tenant).set(day_end_ms / 1000)

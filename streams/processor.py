@@ -45,6 +45,7 @@ from scoring.timebase import LocalCalendar, from_ms, to_ms
 from sinks import queries
 from sinks.rows import activity_row, alert_row, upsert_measures, upsert_scores
 from sinks.writer import ClickHouseSink, FlushReport
+from streams.processor_hooks import BatchHooks, Hooks
 from streams.state_store import StateStore
 from streams.watermarks import EventTimeProgress, HighWater, no_lag
 
@@ -116,20 +117,6 @@ class BatchOutcome:
     alerts: int = 0
     messages: list[OutboundMessage] = field(default_factory=list)
     flushes: list[FlushReport] = field(default_factory=list)
-
-
-class Hooks:
-    """Metric hooks at the edges; the worker passes one wired to Prometheus."""
-
-    def consumed(self, topic: str, event_type: str, count: int) -> None: ...
-    def dead_lettered(self, reason: str) -> None: ...
-    def without_consent(self, tenant: str) -> None: ...
-    def late(self, tenant: str) -> None: ...
-    def duplicate(self) -> None: ...
-    def roster_field_dropped(self, reason: str) -> None: ...
-    def alert_raised(self, rule: str) -> None: ...
-    def judged_through(self, tenant: str, day_end_ms: int) -> None: ...
-    def flushed(self, report: FlushReport, arrivals_ms: list[int], now_ms: int) -> None: ...
 
 
 @dataclass
@@ -223,6 +210,8 @@ class Processor:
         async with self.lock:
             undo = _Undo(self)
             self._undo = undo
+            hooks = self.hooks
+            batch_hooks = self.hooks = BatchHooks(hooks)
             try:
                 self._restore_event_time()
                 outcome = await step()
@@ -231,6 +220,8 @@ class Processor:
                 raise
             finally:
                 self._undo = None
+                self.hooks = hooks
+            batch_hooks.hand_on()
             undo.report_judged()
             return outcome
 
@@ -450,13 +441,12 @@ class Processor:
             result = apply(state.activity, item.activities, lateness_ms=self.lateness_ms,
                            calendar=item.calendar)
             touched |= result.touched_days
-            outcome.duplicates += len(result.duplicates)
-            for _ in result.duplicates:
-                self.hooks.duplicate()
+            if result.duplicates:
+                outcome.duplicates += len(result.duplicates)
+                self.hooks.duplicate(len(result.duplicates))
             if result.late:
                 outcome.late += len(result.late)
-                for _ in result.late:
-                    self.hooks.late(state.tenant)
+                self.hooks.late(state.tenant, len(result.late))
                 touched |= await self._refold(item, result.late)
             state.tail_shown_closed = False
         if item.rescore:

@@ -25,9 +25,17 @@ pytestmark = pytest.mark.integration
 class CountingHooks(Hooks):
     def __init__(self) -> None:
         self.consumed_events = 0
+        self.dead_letters: dict[str, int] = {}
+        self.alerts: dict[str, int] = {}
 
     def consumed(self, topic: str, event_type: str, count: int) -> None:
         self.consumed_events += count
+
+    def dead_lettered(self, reason: str, count: int = 1) -> None:
+        self.dead_letters[reason] = self.dead_letters.get(reason, 0) + count
+
+    def alert_raised(self, rule: str, count: int = 1) -> None:
+        self.alerts[rule] = self.alerts.get(rule, 0) + count
 
 
 class BrokenForOneStudent(MemoryStates):
@@ -56,21 +64,25 @@ def test_a_poison_record_is_dead_lettered_and_its_batch_survives(tenant_file: Pa
     records = [
         RawRecord("engage.vle.clicks", 0, offset, f"uni-test:{student}".encode(),
                   json.dumps(event("vle.click", student, at, module="BIO1001")).encode())
-        for offset, student in enumerate(["ok1", "poison", "ok2"])
+        for offset, student in enumerate(["ok1", "poison", "ok2"], start=1)
     ]
+    # Ahead of the poison: dead-lettered in the failed attempt at the batch, and again after.
+    records.insert(0, RawRecord("engage.vle.clicks", 0, 0, b"uni-test:ok0", b"{not json"))
     try:
         outcome = asyncio.run(processor.process_isolating(records))
         letters = sink.run_sync(lambda c: rows(c, "SELECT offset, reason, detail "
-                                                  "FROM dead_letters FINAL"))
+                                                  "FROM dead_letters FINAL ORDER BY offset"))
         stored = sink.run_sync(lambda c: rows(c, "SELECT student_id FROM activity FINAL "
                                                  "ORDER BY student_id"))
     finally:
         sink.close()
-    assert outcome.dead_lettered == 1
-    assert letters == [(1, "processing_failed", "ValueError: snapshot cannot be decoded")]
+    assert outcome.dead_lettered == 2
+    assert [letter[:2] for letter in letters] == [(0, "not_json"), (2, "processing_failed")]
+    assert letters[1][2] == "ValueError: snapshot cannot be decoded"
     assert stored == [("ok1",), ("ok2",)]
-    # The failed attempt at the whole batch counted nothing; each good event counts once.
+    # The failed attempt at the whole batch counted nothing; each event counts once.
     assert hooks.consumed_events == 2
+    assert hooks.dead_letters == {"processing_failed": 1, "not_json": 1}
 
 
 class FlakyClient:
@@ -156,9 +168,11 @@ def test_a_batch_failing_after_its_rules_ran_is_retried_from_where_it_started(
     clock = Clock(datetime.now(tz=UTC))
 
     def published_alerts(folder: str, batch: list[dict[str, Any]], isolating: bool
-                         ) -> tuple[list[tuple[str, str, str]], list[tuple[Any, ...]]]:
+                         ) -> tuple[list[tuple[str, str, str]], list[tuple[Any, ...]],
+                                    dict[str, int]]:
         (tmp_path / folder).mkdir()
         processor = processor_on(tmp_path / folder, clock)
+        hooks = processor.hooks = CountingHooks()
         if isolating:
             processor.states = FailsToSaveOne()
         step = processor.process_isolating if isolating else processor.process
@@ -170,8 +184,10 @@ def test_a_batch_failing_after_its_rules_ran_is_retried_from_where_it_started(
             processor.sink.close()
         alerts = sorted((m["student_id"], m["rule"], m["day"]) for m in (
             json.loads(m.value) for m in outcome.messages if m.topic == REVIEW_ALERTS))
-        return alerts, stored
+        return alerts, stored, hooks.alerts
 
     expected = published_alerts("clean", payloads, isolating=False)
     assert {rule for _, rule, _ in expected[0]} >= {"engagement_drop", "attendance"}
+    # Alerts counted in the metrics too: once each, not again for the retried batch.
+    assert sum(expected[2].values()) == len(expected[0])
     assert published_alerts("poisoned", [*payloads, poison], isolating=True) == expected
