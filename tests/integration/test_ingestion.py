@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,14 @@ from tests.support.worker import EngineEnv, WorkerProcess
 pytestmark = pytest.mark.integration
 
 
-async def send_raw(bootstrap: str, records: list[tuple[str, bytes | None, bytes | None]]
+def _original(stored: str, encoding: str) -> bytes | None:
+    """A dead letter's original bytes, as its `original_encoding` says they were kept."""
+    if encoding == "none":
+        return None
+    return base64.b64decode(stored) if encoding == "base64" else stored.encode()
+
+
+async def send_raw(bootstrap: str, records: Sequence[tuple[str, bytes | None, bytes | None]]
                    ) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=2 * 1024 * 1024)
     await producer.start()
@@ -108,11 +116,8 @@ def test_mixed_stream_dead_letters_bad_records_and_counts_good_ones_once(
         measures = rows(client, "SELECT app_choices FROM daily_measures FINAL "
                                 "WHERE student_id = 's1' AND app_choices > 0")
     assert len(letters) == len(bad)
-    by_original = {
-        {"base64": base64.b64decode, "utf-8": str.encode, "none": lambda _: None}[enc](o):
-            (reason, detail)
-        for o, enc, reason, detail, _, _, _ in letters
-    }
+    by_original = {_original(o, enc): (reason, detail)
+                   for o, enc, reason, detail, _, _, _ in letters}
     for name, (_, _, value) in bad.items():
         reason, detail = by_original[value]
         assert reason == expected_reason[name], (name, detail)

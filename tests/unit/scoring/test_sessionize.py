@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -483,7 +484,7 @@ def test_a_snapshot_keeps_pending_activity_the_open_click_and_null_modules() -> 
 
 
 def test_a_snapshot_from_before_per_kind_bounds_restores_one_bound_for_every_kind() -> None:
-    old = {"max_seen": TEN_AM, "final_upto": TEN_AM - LATENESS_MS, "open": None,
+    old: dict[str, Any] = {"max_seen": TEN_AM, "final_upto": TEN_AM - LATENESS_MS, "open": None,
            "pending": [], "days": {}}
     restored = ActivityState.from_dict(old)
     assert set(restored.final_upto.values()) == {TEN_AM - LATENESS_MS}

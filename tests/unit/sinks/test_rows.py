@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from sinks.writer import COLUMNS
 RECEIVED = datetime(2026, 10, 8, tzinfo=UTC)
 
 
-def _row(event_type: str, **changes: object) -> dict[str, object]:
+def _row(event_type: str, **changes: object) -> dict[str, Any]:
     event = EVENT_ADAPTER.validate_python({**EXAMPLES[event_type], **changes})
     row = activity_row(event, to_ms(event.occurred_at), date(2026, 10, 6), to_ms(RECEIVED), 7)
     return dict(zip(COLUMNS["activity"], row, strict=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -23,7 +24,7 @@ def test_the_workers_consumer_waits_at_most_the_configured_fetch_time(
         worker = EngineWorker(settings)
         app = worker.app
         # The consumer the worker's consumer thread starts (nothing connects until then).
-        consumer = app.consumer._thread._create_worker_consumer(app.transport)
+        consumer = cast(Any, app.consumer)._thread._create_worker_consumer(app.transport)
         try:
             # What aiokafka hands its fetcher when the consumer starts.
             return int(consumer._fetch_max_wait_ms)

@@ -54,9 +54,9 @@ def test_disengaged_students_consent_and_really_go_quiet() -> None:
     consenting = {s.student_id for s in plan.students if s.consents}
     clicks: Counter[tuple[str, bool]] = Counter()
     events = list(iter_events(plan))
-    for student in truth:
-        assert student.student_id in consenting
-        assert plan.start + timedelta(days=16) <= student.disengage_day <= plan.end
+    for disengaged in truth:
+        assert disengaged.student_id in consenting
+        assert plan.start + timedelta(days=16) <= disengaged.disengage_day <= plan.end
     quiet_day = {t.student_id: t.disengage_day for t in truth}
     for event in events:
         student = event["student_id"]
