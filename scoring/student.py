@@ -79,6 +79,12 @@ class StudentState:
         return replace(self, activity=self.activity.clone(), daily_scores=dict(self.daily_scores),
                        attendance=dict(self.attendance))
 
+    def clone_sharing_activity(self) -> StudentState:
+        """Like `clone`, but sharing the activity state, for a copy kept while only the rest
+        changes (scores carried forward, days judged)."""
+        return replace(self, daily_scores=dict(self.daily_scores),
+                       attendance=dict(self.attendance))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "tenant": self.tenant,

@@ -144,9 +144,17 @@ class _Undo:
         self._scores_through = dict(processor.scores_through)
         self._states: dict[str, StudentState | None] = {}
 
-    def remember(self, key: str, state: StudentState | None) -> None:
-        if key not in self._states:
-            self._states[key] = state.clone() if state is not None else None
+    def remember(self, key: str, state: StudentState | None, *, activity_kept: bool = False
+                 ) -> None:
+        """`activity_kept`: the batch leaves this student's activity state alone (it only
+        carries scores forward and judges days), so the copy may share it. A day's rollover
+        touches every student at once, and copying their activity was most of its memory."""
+        if key in self._states:
+            return
+        if state is None:
+            self._states[key] = None
+        else:
+            self._states[key] = state.clone_sharing_activity() if activity_kept else state.clone()
 
     def report_judged(self) -> None:
         """Once the batch is written: the days its rules judged."""
@@ -488,7 +496,7 @@ class Processor:
             if carry_due(state, today):
                 item = work.get(state.key)
                 if item is None:
-                    self._remember(state.key, state)
+                    self._remember(state.key, state, activity_kept=True)
                     item = _StudentWork(state, self.tenants[state.tenant],
                                         self.calendars[state.tenant])
                     work[state.key] = item
@@ -555,7 +563,7 @@ class Processor:
         self.swept_day.update(due)
         async for state, day in self._students_of(due):
             if state.key not in work and days_to_evaluate(state, day):
-                self._remember(state.key, state)
+                self._remember(state.key, state, activity_kept=True)
                 work[state.key] = _StudentWork(state, self.tenants[state.tenant],
                                                self.calendars[state.tenant])
         # Students first seen in this batch are not in the store yet, and are judged too.
@@ -674,9 +682,10 @@ class Processor:
         await self.states.flush()
         return outcome
 
-    def _remember(self, key: str, state: StudentState | None) -> None:
+    def _remember(self, key: str, state: StudentState | None, *, activity_kept: bool = False
+                  ) -> None:
         if self._undo is not None:
-            self._undo.remember(key, state)
+            self._undo.remember(key, state, activity_kept=activity_kept)
 
     async def _save_states(self, work: dict[str, _StudentWork]) -> None:
         """Snapshot the students' state, only once what it led to is in ClickHouse: a crash in
