@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+import orjson
+
 from scoring.student import StudentState
 
 
@@ -75,9 +77,12 @@ class TableStates:
 
     def put(self, state: StudentState) -> None:
         self._table.data[state.key] = state
-        self._in_flight.append(
-            self._table.send_changelog(state.partition, state.key, state.to_dict())
-        )
+        # Encoded now, as the table's JSON codec would encode it when the producer gets to it:
+        # a day's rollover puts every student at once, and until then a dict per student
+        # waits in the producer's buffer, several times the size of its bytes.
+        self._in_flight.append(self._table.send_changelog(
+            state.partition, state.key, orjson.dumps(state.to_dict()), value_serializer="raw"
+        ))
 
     def restore(self, key: str, state: StudentState | None) -> None:
         if state is None:
