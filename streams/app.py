@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from schemas.topics import INPUT_TOPICS, SCORES
 from sinks.clickhouse import RetentionDays, apply_retention, connect, migrate
 from sinks.writer import ClickHouseSink
+from streams.heap import HeapTrimmer, glibc_malloc_trim
 from streams.hooks import MetricHooks
 from streams.kafka_transport import KafkaApp
 from streams.metrics import EngineMetrics
@@ -143,6 +144,8 @@ class EngineWorker:
         )
         self.processor.progress.await_measurement()
         self.stall = StallWatch(settings.stall_seconds)
+        self.heap = HeapTrimmer(settings.heap_trim_seconds, glibc_malloc_trim(),
+                                on_trim=self.metrics.heap_trims.inc)
         self.in_batch = False
         self.stalled = False
         self.input_topic = self.app.topic(
@@ -173,6 +176,7 @@ class EngineWorker:
                 self.in_batch = False
             self.stall.batch_done()
             self.metrics.students_in_state.set(len(self.states))
+            self.heap.after_batch()
             yield None
 
     async def publish(self, messages: Sequence[OutboundMessage]) -> None:
@@ -194,6 +198,8 @@ class EngineWorker:
         self._note_waiting()
         outcome = await self.processor.tick()
         await self.publish(outcome.messages)
+        # A quiet stream's day rollover carries every student forward in one go.
+        self.heap.after_batch()
 
     def _note_waiting(self) -> None:
         """Tell the processor which partitions still hold messages it has not processed, just

@@ -47,6 +47,9 @@ class EngineMetrics:
         self.students_in_state = Gauge(
             "engage_students_in_state", "Students held in this worker's stream state",
             registry=registry)
+        self.heap_trims = Counter(
+            "engage_heap_trims_total", "Times freed memory was handed back to the system "
+            "after a batch (ENGAGE_HEAP_TRIM_SECONDS)", registry=registry)
         self.events_late = Counter(
             "engage_events_late_total", "Events older than the lateness bound, refolded from "
             "storage", ["tenant"], registry=registry)

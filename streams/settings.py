@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # Net allocations between young-generation garbage collections (Python's default is 700;
     # see streams.runtime).
     gc_young_threshold: int = Field(default=50_000, ge=100)
+    # How often, at most, the worker hands freed memory back to the system after a batch
+    # (glibc only; 0: never; see streams.heap).
+    heap_trim_seconds: float = Field(default=1.0, ge=0)
     quiet_check_seconds: float = Field(default=15.0, gt=0)
     rollover_quiet_seconds: float = Field(default=900.0, gt=0)
     rules_settle_seconds: float = Field(default=6 * 3600, ge=0)
