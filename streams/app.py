@@ -27,6 +27,8 @@ from streams.web import register_routes
 
 log = logging.getLogger(__name__)
 
+PUBLISH_SLICE = 5000
+
 
 def open_sink(settings: Settings, metrics: EngineMetrics | None = None) -> ClickHouseSink:
     def _connect() -> Any:
@@ -188,8 +190,11 @@ class EngineWorker:
         for n, m in enumerate(messages, start=1):
             deliveries.append(await producer.send(m.topic, m.key, m.value, partition=None,
                                                   timestamp=None, headers=None))
-            if n % 2000 == 0:
-                await asyncio.sleep(0)  # a send that finds room never yields; heartbeats must
+            if n % PUBLISH_SLICE == 0:
+                # A send that finds room never yields, and heartbeats must go out; waiting for
+                # the slice bounds the messages in flight (a rollover publishes every student).
+                await asyncio.gather(*deliveries)
+                deliveries.clear()
         if deliveries:
             await asyncio.gather(*deliveries)
         self.metrics.scores_published.inc(sum(m.topic == SCORES for m in messages))

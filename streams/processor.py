@@ -59,6 +59,9 @@ DEADLETTER_MESSAGE_MAX_BYTES = 512 * 1024
 # of students takes seconds, and a loop silent for the session timeout would miss heartbeats and
 # have the broker give the partitions away; the web server would stop answering too.
 YIELD_EVERY_STUDENTS = 250
+# A day's rollover saves every student at once; waiting for each slice of their changelog
+# records to be acknowledged bounds what is in flight, and so the worker's peak memory.
+SAVE_SLICE_STUDENTS = 5000
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -693,5 +696,7 @@ class Processor:
         of restoring a state that says 'done' for rows that were never written."""
         for n, item in enumerate(work.values(), start=1):
             self.states.put(item.state)
-            if n % YIELD_EVERY_STUDENTS == 0:
+            if n % SAVE_SLICE_STUDENTS == 0:
+                await self.states.flush()
+            elif n % YIELD_EVERY_STUDENTS == 0:
                 await asyncio.sleep(0)
