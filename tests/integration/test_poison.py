@@ -193,3 +193,49 @@ def test_a_batch_failing_after_its_rules_ran_is_retried_from_where_it_started(
     # Alerts counted in the metrics too: once each, not again for the retried batch.
     assert sum(expected[2].values()) == len(expected[0])
     assert published_alerts("poisoned", [*payloads, poison], isolating=True) == expected
+
+
+def test_a_rollover_batch_that_fails_is_retried_from_the_state_before_it(tmp_path: Path) -> None:
+    """Students a batch only carries forward and judges keep a lighter rollback copy (their
+    activity state is shared with it): after a failure they must still be exactly as before."""
+    from schemas.topics import REVIEW_ALERTS
+    from tests.integration.test_alerts import TENANT, active_day, history
+    from tests.support.inprocess import Clock, processor_on, records
+
+    start = (datetime.now(tz=UTC) - timedelta(days=31)).replace(hour=9, minute=0, second=0,
+                                                                 microsecond=0)
+    term = [
+        *(event("roster.student", s, start - timedelta(days=1), tenant=TENANT, college="CLES",
+                tutor_id="t-ada") for s in ("steady", "dropper", "private")),
+        *(event("consent.changed", s, start - timedelta(days=1), tenant=TENANT, granted=True)
+          for s in ("steady", "dropper")),
+        *history(30, start),
+    ]
+    # Only "steady" has events the next day: the others are carried forward and judged.
+    next_day = active_day("steady", start + timedelta(days=31))
+    poison = event("vle.click", "poison", start + timedelta(days=31, hours=3), tenant=TENANT,
+                   module="BIO1001")
+    clock = Clock(datetime.now(tz=UTC))
+
+    def after_rollover(folder: str, isolating: bool) -> tuple[Any, ...]:
+        (tmp_path / folder).mkdir()
+        processor = processor_on(tmp_path / folder, clock)
+        saved = processor.states = FailsToSaveOne()
+        try:
+            asyncio.run(processor.process(records(*term)))
+            batch = [*next_day, poison] if isolating else next_day
+            step = processor.process_isolating if isolating else processor.process
+            outcome = asyncio.run(step(records(*batch, first_offset=len(term) + 1)))
+            stored = processor.sink.run_sync(lambda c: rows(
+                c, "SELECT student_id, rule, day FROM review_queue FINAL ORDER BY alert_id"))
+        finally:
+            processor.sink.close()
+        alerts = sorted((m["student_id"], m["rule"], m["day"]) for m in (
+            json.loads(m.value) for m in outcome.messages if m.topic == REVIEW_ALERTS))
+        states = {s.key: s.to_dict() for s in saved.states() if s.student_id != "poison"}
+        return alerts, stored, states
+
+    expected = after_rollover("clean", isolating=False)
+    # The rollover raised alerts for students it only judged.
+    assert {student for student, _, _ in expected[0]} - {"steady"}
+    assert after_rollover("poisoned", isolating=True) == expected
