@@ -1,4 +1,5 @@
-"""The Faust worker: one agent over every input topic, batched; state in a changelogged table."""
+"""The Faust worker: one agent over every input topic, batched, handing each batch to the
+worker's engine process; the students' state is a changelogged table that process holds."""
 
 from __future__ import annotations
 
@@ -6,59 +7,32 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 import faust
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
-from schemas.topics import INPUT_TOPICS, SCORES
-from sinks.clickhouse import RetentionDays, apply_retention, connect, migrate
-from sinks.writer import ClickHouseSink
+from schemas.topics import INPUT_TOPICS
+from streams.engine_channel import BATCH, KEEP, RESTORE, TICK, EngineReport
+from streams.engine_link import EngineLink
+from streams.engine_link import engine_command as engine_command_of_this_program
 from streams.heap import HeapTrimmer, glibc_malloc_trim
 from streams.hooks import MetricHooks
 from streams.kafka_transport import KafkaApp
 from streams.metrics import EngineMetrics
-from streams.processor import OutboundMessage, Processor, RawRecord
+from streams.processor_hooks import replay
+from streams.runtime import CollectorTimes
 from streams.settings import Settings
 from streams.stall import StallWatch
-from streams.state_store import TableStates
+from streams.table_store import ENGINE_STORE_URL, EngineStore
 from streams.web import register_routes
 
 log = logging.getLogger(__name__)
 
-PUBLISH_SLICE = 5000
-
-
-def open_sink(settings: Settings, metrics: EngineMetrics | None = None) -> ClickHouseSink:
-    def _connect() -> Any:
-        client = connect(
-            settings.clickhouse_url,
-            settings.clickhouse_database,
-            user=settings.clickhouse_user,
-            password=(settings.clickhouse_password.get_secret_value()
-                      if settings.clickhouse_password else None),
-        )
-        migrate(client)
-        apply_retention(client, retention_of(settings))
-        return client
-
-    def _on_error(table: str, kind: str) -> None:
-        if metrics is not None:
-            metrics.sink_errors.labels(table=table, kind=kind).inc()
-
-    return ClickHouseSink(_connect, retry_max_seconds=settings.sink_retry_max_seconds,
-                          on_error=_on_error)
-
-
-def retention_of(settings: Settings) -> RetentionDays:
-    return RetentionDays(
-        activity=settings.retention_days_activity,
-        measures=settings.retention_days_measures,
-        dead_letters=settings.retention_days_dead_letters,
-        attendance=settings.retention_days_attendance,
-        review=settings.retention_days_review,
-    )
+# The engine process restores the students' state and opens ClickHouse before it answers.
+ENGINE_READY_SECONDS = 300.0
 
 
 def stream_buffer_size(settings: Settings) -> int:
@@ -93,12 +67,20 @@ class FaustWorker(faust.Worker):
 
 
 class EngineWorker:
-    """Builds the Faust app and wires the processor, sink, metrics and web routes to it."""
+    """The Faust side of `engage worker`: the app, its consumer and web routes, and the link to
+    the engine process that does the work (see `streams.engine_process`). Each batch is handed
+    over as raw records and acknowledged to Kafka once the engine has answered for it, which is
+    after its rows, changelog records and messages are written: Faust takes the next batch
+    meanwhile, so at most one batch is with the engine while the next is being taken."""
 
-    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None, *,
+                 engine_command: Sequence[str] | None = None, loglevel: str = "warning"
+                 ) -> None:
         self.settings = settings
         self.registry = registry or CollectorRegistry()
         self.metrics = EngineMetrics(self.registry)
+        self.hooks = MetricHooks(self.metrics)
+        self.max_future = timedelta(hours=settings.max_future_hours)
         self.app = KafkaApp(
             settings.worker_id,
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
@@ -115,7 +97,6 @@ class EngineWorker:
             web_application_options={"client_max_size": settings.gateway_max_bytes + 1024},
             consumer_auto_offset_reset="earliest",
             broker_commit_interval=1.0,
-            # Output and changelog records of one batch leave in a few requests, not one each.
             producer_linger_ms=5,
             # A crashed worker's partitions move on after seconds, not a minute.
             broker_session_timeout=10.0,
@@ -124,31 +105,32 @@ class EngineWorker:
             table_standby_replicas=0,
             logging_config=None,
         )
-        self.sink = open_sink(settings, self.metrics)
         self.table = self.app.Table(
             "students",
             default=None,
             partitions=settings.topic_partitions,
             key_type=str,
+            store=ENGINE_STORE_URL,
         )
-        self.states = TableStates(self.table)
-        self.processor = Processor(
-            tenants=settings.tenants,
-            sink=self.sink,
-            states=self.states,
-            lateness_seconds=settings.lateness_seconds,
-            max_future_hours=settings.max_future_hours,
-            hooks=MetricHooks(self.metrics),
-            rollover_quiet_seconds=settings.rollover_quiet_seconds,
-            rules_settle_seconds=settings.rules_settle_seconds,
-            highwater=self._highwater,
-            partition_idle_seconds=settings.partition_idle_seconds,
+        self.link = EngineLink(
+            engine_command or engine_command_of_this_program(),
+            changelog_topic=self.table.changelog_topic.get_topic_name(),
+            loglevel=loglevel, ready_timeout=ENGINE_READY_SECONDS,
+            on_notice=self._on_notice, on_gone=self._on_engine_gone,
         )
-        self.processor.progress.await_measurement()
+        store = cast(EngineStore, self.table.data)
+        store.forward = lambda records: self.link.send_nowait(RESTORE, records)
+        store.keep_only = lambda partitions: self.link.call(KEEP, partitions)
+        self.app.starting.append(self.link.start)
+        self.app.stopped.append(self._stop_engine)
+        self.app.on_partitions_revoked.connect(cast(Any, self._on_partitions_revoked))
+        self.engine_gc: CollectorTimes | None = None
         self.stall = StallWatch(settings.stall_seconds)
         self.heap = HeapTrimmer(settings.heap_trim_seconds, glibc_malloc_trim(),
                                 on_trim=self.metrics.heap_trims.inc)
-        self.in_batch = False
+        self._batch: asyncio.Future[None] | None = None
+        self._tick: asyncio.Future[EngineReport] | None = None
+        self._failing: asyncio.Future[None] | None = None
         self.stalled = False
         self.input_topic = self.app.topic(
             *INPUT_TOPICS,
@@ -161,73 +143,117 @@ class EngineWorker:
         self.app.timer(5.0)(self._measure_lag)
         register_routes(self)
 
+    @property
+    def in_batch(self) -> bool:
+        return self._batch is not None and not self._batch.done()
+
+    def wall_clock_ms(self) -> int:
+        return int(time.time() * 1000)
+
+    # -- batches -------------------------------------------------------------------------------
     async def _ingest(self, stream: Any) -> AsyncIterator[None]:
         async for events in stream.take_events(
             self.settings.batch_max_events, within=self.settings.batch_within_seconds
         ):
-            records = [
-                RawRecord(m.topic, m.partition, m.offset, m.key, m.value, int(m.timestamp * 1000))
-                for m in (e.message for e in events)
-            ]
-            self.in_batch = True
-            try:
-                self._note_waiting()
-                outcome = await self.processor.process_isolating(records)
-                await self.publish(outcome.messages)
-            finally:
-                self.in_batch = False
-            self.stall.batch_done()
-            self.metrics.students_in_state.set(len(self.states))
-            self.heap.after_batch()
+            messages = [e.message for e in events]
+            for message in messages:
+                # Held until the engine has answered: `take_events` acks its batch as soon as
+                # the next is asked for, and an acked offset may be committed.
+                message.incref()
+            records = [(m.topic, m.partition, m.offset, m.key, m.value, int(m.timestamp * 1000))
+                       for m in messages]
+            if self._batch is not None:
+                await self._batch
+            self._batch = asyncio.ensure_future(self._hand_over(records, messages))
             yield None
 
-    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
-        """Send and wait for the broker's acknowledgement, before the batch is acked. The
-        messages are bytes already: they go to the producer directly, not through Faust's
-        per-message topic machinery."""
-        producer = self.app.producer
-        deliveries = []
-        for n, m in enumerate(messages, start=1):
-            deliveries.append(await producer.send(m.topic, m.key, m.value, partition=None,
-                                                  timestamp=None, headers=None))
-            if n % PUBLISH_SLICE == 0:
-                # A send that finds room never yields, and heartbeats must go out; waiting for
-                # the slice bounds the messages in flight (a rollover publishes every student).
-                await asyncio.gather(*deliveries)
-                deliveries.clear()
-        if deliveries:
-            await asyncio.gather(*deliveries)
-        self.metrics.scores_published.inc(sum(m.topic == SCORES for m in messages))
+    async def _hand_over(self, records: list[tuple[Any, ...]], messages: list[Any]) -> None:
+        try:
+            report = await self.link.call(BATCH, (records, *self._consumer_view()))
+        except Exception as exc:
+            await self._fail("a batch failed in the engine process", exc)
+            return
+        self._take_report(report)
+        consumer = self.app.consumer
+        for message in messages:
+            message.ack(consumer)
+        self.stall.batch_done()
+        self.heap.after_batch()
 
     async def _housekeeping(self) -> None:
-        self._note_waiting()
-        outcome = await self.processor.tick()
-        await self.publish(outcome.messages)
+        if not self.is_ready():
+            # The state may be being restored; the next tick comes soon enough.
+            return
+        self._tick = asyncio.ensure_future(self.link.call(TICK, self._consumer_view()))
+        try:
+            report = await self._tick
+        except Exception as exc:
+            await self._fail("housekeeping failed in the engine process", exc)
+            return
+        self._take_report(report)
         # A quiet stream's day rollover carries every student forward in one go.
         self.heap.after_batch()
 
-    def _note_waiting(self) -> None:
-        """Tell the processor which partitions still hold messages it has not processed, just
-        before it may judge a day (see `streams.watermarks`). Measured afresh every time: after
-        a restart or rebalance, a stale answer lets the partitions replayed first carry event
-        time past days whose attendance marks are still to be replayed from another topic."""
-        if self.is_ready():
-            self.processor.progress.note_waiting(self._partitions_waiting())
-        else:
-            self.processor.progress.await_measurement()
+    async def _on_partitions_revoked(self, sender: Any, *args: Any, signal: Any,
+                                     **kwargs: Any) -> None:
+        """Faust waits for unacknowledged batches itself; a tick holds no offsets, so it is
+        waited for here: recovery must not read back the changelog while the tick is still
+        writing it."""
+        if self._tick is not None:
+            await asyncio.gather(self._tick, return_exceptions=True)
 
-    def _partitions_waiting(self) -> set[tuple[str, int]]:
+    def _take_report(self, report: EngineReport) -> None:
+        replay(report.hook_calls, self.hooks)
+        self.metrics.students_in_state.set(report.students_in_state)
+        self.metrics.scores_published.inc(report.scores_published)
+        if report.heap_trims:
+            self.metrics.heap_trims.inc(report.heap_trims)
+        self.engine_gc = report.gc
+
+    def _on_notice(self, notice: tuple[Any, ...]) -> None:
+        kind, *details = notice
+        if kind == "sink_error":
+            table, error_kind = details
+            self.metrics.sink_errors.labels(table=table, kind=error_kind).inc()
+
+    def _on_engine_gone(self, error: Exception) -> None:
+        self._failing = asyncio.ensure_future(self._fail("the engine process went away", error))
+
+    async def _fail(self, what: str, error: Exception) -> None:
+        """Stop the worker: nothing after the failed batch may be acknowledged, and a restart
+        replays from the last committed offset."""
+        log.critical("%s: %s; stopping the worker", what, error)
+        await self.app.crash(error)
+
+    async def _stop_engine(self) -> None:
+        status = await self.link.close()
+        if status:
+            log.warning("the engine process exited with status %s", status)
+
+    # -- what the consumer knows ---------------------------------------------------------------
+    def _consumer_view(self) -> tuple[set[tuple[str, int]] | None,
+                                      dict[tuple[str, int], int | None]]:
+        """Which partitions still hold messages the engine has not processed, and their high
+        watermarks, measured afresh for every batch and tick (see `streams.watermarks`): after
+        a restart or rebalance, a stale answer lets the partitions replayed first carry event
+        time past days whose attendance marks are still to be replayed from another topic.
+        None until the partitions are assigned and the state restored."""
+        if not self.is_ready():
+            return None, {}
         consumer = self.app.consumer
         waiting: set[tuple[str, int]] = set()
+        highwaters: dict[tuple[str, int], int | None] = {}
         for tp in consumer.assignment():
             if tp.topic not in INPUT_TOPICS:
                 continue
             highwater = consumer.highwater(tp)
+            highwaters[(tp.topic, tp.partition)] = (
+                int(highwater) if highwater is not None else None)
             if highwater is None or highwater > self._committed(tp):
                 # Not fetched yet, or holding messages not yet processed; the fetch position
                 # will not do, as Faust reads thousands of records ahead into its buffers.
                 waiting.add((tp.topic, tp.partition))
-        return waiting
+        return waiting, highwaters
 
     async def _measure_lag(self) -> None:
         """The consumer lag gauge per input partition, and whether the worker is stalled."""
@@ -244,9 +270,10 @@ class EngineWorker:
 
     def _watch_for_stall(self) -> None:
         ready = self.is_ready()
+        waiting, _ = self._consumer_view()
         stalled = self.stall.check(
             time.monotonic(), ready=ready, in_batch=self.in_batch,
-            waiting=ready and bool(self._partitions_waiting()),
+            waiting=ready and bool(waiting),
         )
         if stalled and not self.stalled:
             log.error("stalled: partitions hold unprocessed messages but no batch has been "
@@ -260,13 +287,6 @@ class EngineWorker:
         keeps it, without a public accessor, for its own commits."""
         committed = getattr(self.app.consumer, "_committed_offset", {}).get(tp)
         return int(committed) if committed else 0
-
-    def _highwater(self, topic: str, partition: int) -> int | None:
-        try:
-            value = self.app.consumer.highwater(TP(topic, partition))
-        except Exception:
-            return None
-        return int(value) if value is not None else None
 
     def is_ready(self) -> bool:
         """Partitions assigned and the students' state restored from the changelog: until

@@ -22,10 +22,10 @@ from scoring.student import StudentState
 from scoring.timebase import LocalCalendar, from_ms
 from sinks import queries
 from sinks.rows import upsert_measures, upsert_scores
-from streams.app import open_sink
 from streams.errors import EngineError
 from streams.processor import Processor, RawRecord
 from streams.settings import Settings
+from streams.sink_setup import open_sink
 from streams.state_store import MemoryStates
 
 CHUNK = 5000

@@ -28,20 +28,34 @@ def _date(text: str) -> date:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from streams.app import EngineWorker, FaustWorker
-    from streams.runtime import GarbageCollectorTime, tune_garbage_collector
+    from streams.runtime import (
+        GarbageCollectorMetrics,
+        GarbageCollectorTime,
+        tune_garbage_collector,
+    )
     from streams.topics_admin import ensure_topics
 
     asyncio.run(ensure_topics(settings))
-    worker = EngineWorker(settings)
+    worker = EngineWorker(settings, loglevel=args.loglevel)
     tune_garbage_collector(settings.gc_young_threshold)
-    GarbageCollectorTime(worker.registry)
+    collections = GarbageCollectorTime()
+    GarbageCollectorMetrics(worker.registry, {"faust": collections.snapshot,
+                                              "engine": lambda: worker.engine_gc})
     FaustWorker(worker.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
     return 0
 
 
+def cmd_engine(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.engine_process import die_with_parent, serve_engine
+
+    die_with_parent(args.parent_pid)
+    logging.getLogger().setLevel(args.loglevel.upper())
+    return asyncio.run(serve_engine(settings, args.channel_fd, args.changelog_topic))
+
+
 def cmd_init_db(args: argparse.Namespace, settings: Settings) -> int:
     from sinks.clickhouse import apply_retention, connect, migrate
-    from streams.app import retention_of
+    from streams.sink_setup import retention_of
 
     client = connect(settings.clickhouse_url, settings.clickhouse_database,
                      user=settings.clickhouse_user,
@@ -170,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = add("worker", cmd_worker, "run the stream worker (Faust) with its web server")
     worker.add_argument("--loglevel", default="warning")
+    # Started by `engage worker` itself, with its end of the channel: not for direct use.
+    engine = commands.add_parser("engine")
+    engine.set_defaults(handler=cmd_engine)
+    engine.add_argument("--channel-fd", type=int, required=True)
+    engine.add_argument("--parent-pid", type=int, required=True)
+    engine.add_argument("--changelog-topic", required=True)
+    engine.add_argument("--loglevel", default="warning")
     add("init-db", cmd_init_db, "apply ClickHouse migrations and retention (idempotent)")
     produce = add("produce", cmd_produce, "send a JSON-lines file of events to their topics")
     produce.add_argument("--events", type=Path, required=True)

@@ -189,7 +189,7 @@ def _event_outcome(worker: EngineWorker, item: Any, now: datetime, token: str | 
     """The item's outcome and, when accepted, the bytes to produce: the event as sent."""
     if isinstance(item, Rejection):
         return item, b""
-    parsed = parse_event_object(item, now=now, max_future=worker.processor.max_future)
+    parsed = parse_event_object(item, now=now, max_future=worker.max_future)
     outcome = _check(worker, parsed, token)
     if isinstance(outcome, Rejection):
         return outcome, b""
@@ -200,7 +200,7 @@ async def handle_events(worker: EngineWorker, request: Request) -> tuple[int, Re
     items = await _body_items(worker, request, "a JSON array of events, or JSON lines")
     if isinstance(items, tuple):
         return items
-    now = from_ms(worker.processor.wall_clock_ms())
+    now = from_ms(worker.wall_clock_ms())
     token = _bearer(request)
     answer = await _answer(worker, [_event_outcome(worker, item, now, token) for item in items])
     unauthorised = all(r.get("reason") == "unauthorized" for r in answer["results"])
@@ -226,10 +226,10 @@ async def handle_xapi(worker: EngineWorker, request: Request) -> tuple[int, Resu
     items = await _body_items(worker, request, "an xAPI statement or an array of statements")
     if isinstance(items, tuple):
         return items
-    now = from_ms(worker.processor.wall_clock_ms())
+    now = from_ms(worker.wall_clock_ms())
     outcomes: list[tuple[Outcome, bytes]] = []
     for item in items:
-        outcome = _from_statement(item, tenant, now, worker.processor.max_future)
+        outcome = _from_statement(item, tenant, now, worker.max_future)
         value = outcome.model_dump_json().encode() if not isinstance(
             outcome, IgnoredStatement | Rejection) else b""
         outcomes.append((outcome, value))

@@ -14,6 +14,7 @@ framework's own time per event.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import aiokafka
@@ -42,12 +43,25 @@ class _Transport(faust_aiokafka.Transport):
 
 class KafkaApp(faust.App):
     """A Faust app whose consumer lets the broker hold a fetch at most `fetch_max_wait_ms`,
-    without Faust's Monitor sensor."""
+    without Faust's Monitor sensor. `starting` run before the consumer starts (and so before
+    any table is recovered); `stopped` once it has stopped, every batch acknowledged."""
 
     def __init__(self, *args: Any, fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS,
                  **kwargs: Any) -> None:
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.starting: list[Callable[[], Awaitable[Any]]] = []
+        self.stopped: list[Callable[[], Awaitable[Any]]] = []
         super().__init__(*args, **kwargs)
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        for hook in self.starting:
+            await hook()
+
+    async def on_stop(self) -> None:
+        await super().on_stop()
+        for hook in self.stopped:
+            await hook()
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)

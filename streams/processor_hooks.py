@@ -67,3 +67,50 @@ class BatchHooks(Hooks):
         counts, self._counts = self._counts, {}
         for (name, labels), count in counts.items():
             getattr(self._target, name)(*labels, count)
+
+
+HookCall = tuple[str, tuple[object, ...]]
+
+
+class RecordedHooks(Hooks):
+    """Keeps each report as a call to replay in another process: the engine process records
+    them and the Faust side, which serves /metrics, replays them on its own hooks."""
+
+    def __init__(self) -> None:
+        self._calls: list[HookCall] = []
+
+    def take(self) -> list[HookCall]:
+        calls, self._calls = self._calls, []
+        return calls
+
+    def consumed(self, topic: str, event_type: str, count: int) -> None:
+        self._calls.append(("consumed", (topic, event_type, count)))
+
+    def dead_lettered(self, reason: str, count: int = 1) -> None:
+        self._calls.append(("dead_lettered", (reason, count)))
+
+    def without_consent(self, tenant: str, count: int = 1) -> None:
+        self._calls.append(("without_consent", (tenant, count)))
+
+    def late(self, tenant: str, count: int = 1) -> None:
+        self._calls.append(("late", (tenant, count)))
+
+    def duplicate(self, count: int = 1) -> None:
+        self._calls.append(("duplicate", (count,)))
+
+    def roster_field_dropped(self, reason: str, count: int = 1) -> None:
+        self._calls.append(("roster_field_dropped", (reason, count)))
+
+    def alert_raised(self, rule: str, count: int = 1) -> None:
+        self._calls.append(("alert_raised", (rule, count)))
+
+    def judged_through(self, tenant: str, day_end_ms: int) -> None:
+        self._calls.append(("judged_through", (tenant, day_end_ms)))
+
+    def flushed(self, report: FlushReport, arrivals_ms: list[int], now_ms: int) -> None:
+        self._calls.append(("flushed", (report, arrivals_ms, now_ms)))
+
+
+def replay(calls: list[HookCall], target: Hooks) -> None:
+    for name, args in calls:
+        getattr(target, name)(*args)

@@ -1,10 +1,10 @@
-"""Where student state lives: a Faust table in the worker, a dict in backfill and tests."""
+"""Where student state lives: in the worker's engine process, backed by the Faust table's
+changelog; a plain dict in backfill and tests."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Protocol
 
 import orjson
 
@@ -54,55 +54,84 @@ class MemoryStates:
         return None
 
 
-class TableStates:
-    """A Faust table holding live `StudentState` objects in memory.
+ChangelogRecord = tuple[int | None, bytes, bytes]  # partition, key, value as the table reads them
+SendChangelog = Callable[[list[ChangelogRecord]], Awaitable[None]]
 
-    Every `put` sends one changelog record for that student, in the student's own partition,
-    so a restarted or rebalanced worker restores exactly what was last written. Values
-    recovered from the changelog arrive as plain dicts and become objects on first use.
+
+def changelog_key(key: str) -> bytes:
+    """A student's key as the Faust table's JSON key codec writes and reads it."""
+    return orjson.dumps(key)
+
+
+class ChangelogStates:
+    """The students' state in the engine process, backed by the Faust table's changelog topic.
+
+    Every `put` queues one changelog record for that student, in the student's own partition;
+    `flush` sends what is queued and returns once the broker has it, so a restarted or
+    rebalanced worker restores exactly what was last written. What the Faust side's recovery
+    reads back arrives as bytes (`apply_restored`) and becomes an object on first use.
     """
 
-    def __init__(self, table: Any) -> None:
-        self._table = table
-        self._in_flight: list[Any] = []
+    def __init__(self, send: SendChangelog) -> None:
+        self._send = send
+        self._states: dict[str, StudentState] = {}
+        self._restored: dict[str, tuple[int, bytes]] = {}
+        self._queued: list[ChangelogRecord] = []
 
     def get(self, key: str) -> StudentState | None:
-        data = self._table.data
-        value = data.get(key)
-        if value is None or isinstance(value, StudentState):
-            return value
-        state = StudentState.from_dict(value)
-        data[key] = state
+        state = self._states.get(key)
+        if state is not None:
+            return state
+        restored = self._restored.pop(key, None)
+        if restored is None:
+            return None
+        state = StudentState.from_dict(orjson.loads(restored[1]))
+        self._states[key] = state
         return state
 
     def put(self, state: StudentState) -> None:
-        self._table.data[state.key] = state
-        # Encoded now, as the table's JSON codec would encode it when the producer gets to it:
-        # a day's rollover puts every student at once, and until then a dict per student
-        # waits in the producer's buffer, several times the size of its bytes.
-        self._in_flight.append(self._table.send_changelog(
-            state.partition, state.key, orjson.dumps(state.to_dict()), value_serializer="raw"
-        ))
+        self._states[state.key] = state
+        self._queued.append((state.partition, changelog_key(state.key),
+                             orjson.dumps(state.to_dict())))
 
     def restore(self, key: str, state: StudentState | None) -> None:
+        # A rollback: whatever the failed batch queued must not reach the changelog.
+        self._queued.clear()
         if state is None:
-            self._table.data.pop(key, None)
+            self._states.pop(key, None)
         else:
-            self._table.data[key] = state
+            self._states[key] = state
 
     def states(self) -> Iterator[StudentState]:
-        for key in list(self._table.data.keys()):
+        for key in [*self._states, *self._restored]:
             state = self.get(key)
             if state is not None:
                 yield state
 
     def __len__(self) -> int:
-        return len(self._table.data)
+        return len(self._states) + len(self._restored)
 
     async def flush(self) -> None:
-        """Wait until the broker has every changelog record sent so far. Faust's own flush
-        before a commit gives up after a short wait, so offsets could otherwise be committed
-        past state that never reached the changelog."""
-        in_flight, self._in_flight = self._in_flight, []
-        if in_flight:
-            await asyncio.gather(*in_flight)
+        queued, self._queued = self._queued, []
+        if queued:
+            await self._send(queued)
+
+    def apply_restored(self, records: list[tuple[str, int, bytes | None]]) -> None:
+        """Changelog records in the order the topic holds them; the last for a key wins, and
+        a record without a value (a tombstone) forgets the student."""
+        for key, partition, value in records:
+            self._states.pop(key, None)
+            if value is None:
+                self._restored.pop(key, None)
+            else:
+                self._restored[key] = (partition, value)
+
+    def keep_partitions(self, partitions: set[int]) -> int:
+        """Forget the students of every other partition (they now belong to another worker);
+        returns how many were forgotten."""
+        gone = [k for k, s in self._states.items() if s.partition not in partitions]
+        gone += [k for k, (p, _) in self._restored.items() if p not in partitions]
+        for key in gone:
+            self._states.pop(key, None)
+            self._restored.pop(key, None)
+        return len(gone)

@@ -1,6 +1,7 @@
 """The worker's web routes: health, metrics, the HTTP and xAPI gateways, and read queries.
 
-Read queries go through the worker because the embedded ClickHouse folder admits one process.
+Read queries go through the worker because the embedded ClickHouse folder admits one process:
+the worker's engine process, which holds it, answers them (see `streams.engine_process`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from faust.web import Request, Response, View
 
 from streams import gateway, readers
+from streams.engine_channel import QUERY, RemoteFailure
 from streams.metrics import EXPOSITION_TYPE, render
 
 if TYPE_CHECKING:
@@ -57,9 +59,9 @@ def register_routes(worker: EngineWorker) -> None:
         async def get(self, request: Request, name: str) -> Response:
             params: dict[str, Any] = dict(request.query)
             try:
-                result = await worker.sink.run(
-                    lambda client: readers.run_named(name, client, worker.settings, params)
-                )
-            except readers.QueryError as exc:
-                return self.json({"error": str(exc)}, status=400)
+                result = await worker.link.call(QUERY, (name, params))
+            except RemoteFailure as failure:
+                if failure.kind != readers.QueryError.__name__:
+                    raise
+                return self.json({"error": failure.message}, status=400)
             return self.json(result)

@@ -40,17 +40,19 @@ class InsertsRefusedDuringOutage:
 
 
 def refuse_inserts_during_outage(outage_file: Path) -> None:
-    """Make the worker's sink connect through `InsertsRefusedDuringOutage`."""
-    import streams.app
+    """Make the worker's sink connect through `InsertsRefusedDuringOutage`. The worker starts
+    its engine process with the command it was started with, this launcher's, so the engine
+    process, which holds the sink, is wrapped too."""
+    import streams.sink_setup
 
-    # `open_sink` calls the `connect` that streams.app imported. Should that name go, this
+    # `open_sink` calls the `connect` that streams.sink_setup imported. Should that name go, this
     # fails here; should `open_sink` stop using it, the test sees no sink errors and fails.
-    real_connect = streams.app.connect
+    real_connect = streams.sink_setup.connect
 
     def connect(*args: Any, **kwargs: Any) -> InsertsRefusedDuringOutage:
         return InsertsRefusedDuringOutage(real_connect(*args, **kwargs), outage_file)
 
-    streams.app.connect = connect  # type: ignore[assignment]
+    streams.sink_setup.connect = connect  # type: ignore[assignment]
 
 
 def main(argv: list[str]) -> int:

@@ -11,9 +11,9 @@ from typing import Any
 import yaml
 
 from schemas.topics import TOPIC_FOR_TYPE
-from streams.app import open_sink
 from streams.processor import Processor, RawRecord
 from streams.settings import Settings
+from streams.sink_setup import open_sink
 from streams.state_store import MemoryStates
 from tests.conftest import TEST_TENANTS
 

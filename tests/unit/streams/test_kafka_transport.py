@@ -30,6 +30,5 @@ def test_the_workers_consumer_waits_at_most_the_configured_fetch_time(
             return int(consumer._fetch_max_wait_ms)
         finally:
             await consumer.stop()
-            worker.sink.close()
 
     assert asyncio.run(fetch_wait()) == configured

@@ -8,7 +8,11 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from streams.runtime import GarbageCollectorTime, tune_garbage_collector
+from streams.runtime import (
+    GarbageCollectorMetrics,
+    GarbageCollectorTime,
+    tune_garbage_collector,
+)
 
 
 @pytest.fixture
@@ -29,22 +33,27 @@ def test_tuning_sets_the_young_threshold_keeps_the_older_ratios_and_freezes_what
     assert gc.get_freeze_count() > frozen_before
 
 
-def test_collections_are_timed_and_counted_by_generation() -> None:
+def test_collections_are_timed_and_counted_by_process_and_generation() -> None:
     registry = CollectorRegistry()
-    timer = GarbageCollectorTime(registry)
+    timer = GarbageCollectorTime()
+    GarbageCollectorMetrics(registry, {"faust": timer.snapshot, "engine": lambda: None})
+    faust = {"process": "faust", "generation": "2"}
     try:
-        before = registry.get_sample_value("engage_gc_collections_total", {"generation": "2"})
+        before = registry.get_sample_value("engage_gc_collections_total", faust)
         gc.collect()
         gc.collect()
-        after = registry.get_sample_value("engage_gc_collections_total", {"generation": "2"})
-        seconds = registry.get_sample_value("engage_gc_seconds_total", {"generation": "2"})
+        after = registry.get_sample_value("engage_gc_collections_total", faust)
+        seconds = registry.get_sample_value("engage_gc_seconds_total", faust)
         assert before is not None
         assert after == before + 2
         assert seconds is not None
         assert seconds > 0
-        assert registry.get_sample_value("engage_gc_young_threshold") == gc.get_threshold()[0]
+        assert registry.get_sample_value("engage_gc_young_threshold",
+                                         {"process": "faust"}) == gc.get_threshold()[0]
+        # A process that has not reported yet shows nothing rather than zeros.
+        assert registry.get_sample_value("engage_gc_young_threshold",
+                                         {"process": "engine"}) is None
     finally:
         timer.close()
     gc.collect()
-    assert registry.get_sample_value("engage_gc_collections_total",
-                                     {"generation": "2"}) == after
+    assert registry.get_sample_value("engage_gc_collections_total", faust) == after

@@ -1,10 +1,12 @@
-"""The students' changelog records are what the table's codec reads back on recovery."""
+"""The engine process's students: changelog records as the Faust table's codecs read them
+back, and what recovery restores."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
-from typing import Any
 
+import orjson
 from faust.serializers import codecs
 
 from scoring.consent import ConsentState
@@ -12,17 +14,7 @@ from scoring.measures import Activity, DayTotals, Kind
 from scoring.rules import AttendanceMark
 from scoring.sessionize import ActivityState
 from scoring.student import StudentState
-from streams.state_store import TableStates
-
-
-class RecordingTable:
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-        self.sent: list[tuple[int | None, str, Any, str | None]] = []
-
-    def send_changelog(self, partition: int | None, key: str, value: Any,
-                       value_serializer: str | None = None) -> None:
-        self.sent.append((partition, key, value, value_serializer))
+from streams.state_store import ChangelogRecord, ChangelogStates
 
 
 def a_student() -> StudentState:
@@ -42,13 +34,60 @@ def a_student() -> StudentState:
     )
 
 
-def test_a_put_sends_the_state_as_the_tables_json_codec_reads_it_back() -> None:
-    table = RecordingTable()
-    states = TableStates(table)
+def test_a_put_sends_the_state_as_the_tables_json_codecs_read_it_back() -> None:
+    sent: list[list[ChangelogRecord]] = []
+
+    async def send(records: list[ChangelogRecord]) -> None:
+        sent.append(records)
+
+    states = ChangelogStates(send)
     state = a_student()
     states.put(state)
-    assert table.data == {"uni:s1": state}
-    [(partition, key, value, serializer)] = table.sent
-    assert (partition, key, serializer) == (3, "uni:s1", "raw")
-    # Recovery decodes changelog values with the table's codec (JSON) into plain dicts.
+    assert states.get("uni:s1") is state
+    asyncio.run(states.flush())
+    [[(partition, key, value)]] = sent
+    assert partition == 3
+    # Faust's recovery decodes changelog keys and values with the table's codec (JSON).
+    assert codecs.loads("json", key) == "uni:s1"
     assert StudentState.from_dict(codecs.loads("json", value)) == state
+
+
+def test_restored_records_become_the_students_state_the_last_one_winning() -> None:
+    states = ChangelogStates(lambda records: asyncio.sleep(0))
+    older, newer = a_student(), a_student()
+    older.college = "OLD"
+    states.put(older)
+    states.apply_restored([("uni:s1", 3, orjson.dumps(older.to_dict())),
+                           ("uni:s1", 3, orjson.dumps(newer.to_dict())),
+                           ("uni:s2", 4, orjson.dumps(a_student().to_dict())),
+                           ("uni:s2", 4, None)])
+    assert len(states) == 1
+    assert states.get("uni:s1") == newer
+    assert states.get("uni:s2") is None
+    assert [s.key for s in states.states()] == ["uni:s1"]
+
+
+def test_keeping_partitions_forgets_the_students_of_the_others() -> None:
+    states = ChangelogStates(lambda records: asyncio.sleep(0))
+    ours = a_student()
+    theirs = StudentState("uni", "s2", partition=5)
+    states.put(ours)
+    states.apply_restored([("uni:s2", 5, orjson.dumps(theirs.to_dict())),
+                           ("uni:s3", 3, orjson.dumps(StudentState("uni", "s3", 3).to_dict()))])
+    assert states.keep_partitions({3}) == 1
+    assert sorted(s.key for s in states.states()) == ["uni:s1", "uni:s3"]
+
+
+def test_a_rollback_sends_nothing_the_failed_batch_queued() -> None:
+    sent: list[list[ChangelogRecord]] = []
+
+    async def send(records: list[ChangelogRecord]) -> None:
+        sent.append(records)
+
+    states = ChangelogStates(send)
+    before = a_student()
+    states.put(before.clone())
+    states.restore(before.key, before)
+    asyncio.run(states.flush())
+    assert sent == []
+    assert states.get(before.key) is before
