@@ -272,10 +272,11 @@ async def timed_phase(bootstrap: str, port: int, messages: list[Message]) -> flo
     before = await asyncio.to_thread(seen_by_worker, port)
     producing = asyncio.create_task(produce(bootstrap, messages))
     first = None
+    seen_then = before
     deadline = time.monotonic() + WAIT_SECONDS
     while (seen := await asyncio.to_thread(seen_by_worker, port)) < before + len(messages):
         if first is None and seen > before:
-            first = time.perf_counter()
+            first, seen_then = time.perf_counter(), seen
         if time.monotonic() > deadline:
             raise SystemExit(f"worker took {seen - before} of {len(messages)} phase events")
         await asyncio.sleep(POLL_SECONDS)
@@ -283,7 +284,8 @@ async def timed_phase(bootstrap: str, port: int, messages: list[Message]) -> flo
     if first is None:
         raise SystemExit(f"the worker took all {len(messages)} phase events between two looks; "
                          "raise BENCH_PHASE_EVENTS to time them")
-    return len(messages) / (time.perf_counter() - first)
+    # As in the replay: what was counted after the first look, over the time since.
+    return (before + len(messages) - seen_then) / (time.perf_counter() - first)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -364,25 +366,31 @@ class Bench:
         return float(found.group(1))
 
     def replay(self, run: int, total: int) -> tuple[subprocess.Popen[bytes], int, float]:
-        """A new worker replays every event produced; returns it, its web port and its rate
-        from the first event consumed to the last one's rows written."""
+        """A new worker replays every event produced; returns it, its web port and its rate:
+        the events counted (their rows written) after the first look that found any, over the
+        time since that look. Counting the events found at that first look too would credit
+        the worker with a whole batch (up to ENGAGE_BATCH_MAX_EVENTS) for none of its time."""
         web_port = free_port()
         worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"],
                                   env=self.worker_env(run, web_port), cwd=ROOT,
                                   stdout=(self.work / f"worker-{run}.log").open("wb"),
                                   stderr=subprocess.STDOUT, start_new_session=True)
-        first: float | None = None
+        first: tuple[float, float] | None = None
 
         def replayed() -> bool:
             nonlocal first
             seen = seen_by_worker(web_port)
             if seen and first is None:
-                first = time.perf_counter()
+                first = (time.perf_counter(), seen)
             return seen >= total
 
         wait_for(replayed, "the replay", worker)
         assert first is not None
-        return worker, web_port, total / (time.perf_counter() - first)
+        started, seen_then = first
+        if seen_then >= total:
+            raise SystemExit("the worker replayed everything between two looks; raise "
+                             "BENCH_STUDENTS or BENCH_DAYS to time it")
+        return worker, web_port, (total - seen_then) / (time.perf_counter() - started)
 
     def stop(self, worker: subprocess.Popen[bytes]) -> None:
         if worker.poll() is None:

@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
@@ -20,6 +19,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from clickhouse_connect.driver.insert import InsertContext
 
 from sinks.errors import SinkError, SinkUnavailable
+from sinks.reports import FlushReport
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,13 +71,6 @@ class VersionClock:
     def next(self) -> int:
         self._last = max(time.time_ns(), self._last + 1)
         return self._last
-
-
-@dataclass
-class FlushReport:
-    rows: dict[str, int] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-    attempts: int = 1
 
 
 class ClickHouseSink:

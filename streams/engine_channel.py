@@ -29,6 +29,8 @@ READY = "ready"
 OK = "ok"
 FAILED = "failed"
 NOTICE = "notice"  # a metric update that cannot wait for the answer (a write being retried)
+# The failure a query asked in a way that cannot be answered reports itself as (an HTTP 400).
+BAD_QUERY = "bad_query"
 
 
 class Frame(NamedTuple):

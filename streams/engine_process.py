@@ -29,6 +29,7 @@ from sinks.errors import EngineLocked, SinkUnavailable
 from sinks.writer import ClickHouseSink
 from streams import readers
 from streams.engine_channel import (
+    BAD_QUERY,
     BATCH,
     FAILED,
     KEEP,
@@ -178,9 +179,11 @@ class EngineServer:
     async def _answer(self, frame: Frame, handler: Callable[[Any], Awaitable[Any]]) -> None:
         try:
             result = await handler(frame.payload)
+        except readers.QueryError as exc:
+            self._send(FAILED, frame.request_id, (BAD_QUERY, str(exc), ""))
+            return
         except Exception as exc:
-            if not isinstance(exc, readers.QueryError):
-                log.exception("%s %d failed", frame.kind, frame.request_id)
+            log.exception("%s %d failed", frame.kind, frame.request_id)
             self._send(FAILED, frame.request_id,
                        (type(exc).__name__, str(exc), traceback.format_exc()))
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sinks.writer import FlushReport
+from sinks.reports import FlushReport
 from streams.metrics import EngineMetrics
 from streams.processor_hooks import Hooks
 

@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 # The text exposition format; aiohttp adds the charset itself and refuses one given here.
 EXPOSITION_TYPE = "text/plain; version=0.0.4"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+BATCH_BUCKETS = (10, 100, 500, 1000, 2500, 5000, 10000, 20000)
 
 
 class EngineMetrics:
@@ -20,6 +21,10 @@ class EngineMetrics:
         self.event_to_sink_seconds = Histogram(
             "engage_event_to_sink_seconds", "From an event's arrival in Kafka to its rows "
             "being written to ClickHouse", buckets=LATENCY_BUCKETS, registry=registry)
+        self.batch_events = Histogram(
+            "engage_batch_events", "Events in each batch handed to the engine process (larger "
+            "while catching up, see ENGAGE_BATCH_CATCH_UP_SECONDS)", buckets=BATCH_BUCKETS,
+            registry=registry)
         self.sink_rows_written = Counter(
             "engage_sink_rows_written_total", "Rows written to ClickHouse, by table",
             ["table"], registry=registry)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sinks.writer import FlushReport
+from sinks.reports import FlushReport
 
 
 class Hooks:

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # events; live, batches are cut by `batch_within_seconds` long before this.
     batch_max_events: int = Field(default=10_000, ge=1)
     batch_within_seconds: float = Field(default=0.25, gt=0)
+    # While more events wait on the broker than a batch holds (catching up), a batch gathers
+    # for up to this long, up to `batch_max_events`, before it goes to the engine.
+    batch_catch_up_seconds: float = Field(default=2.0, ge=0)
     # Net allocations between young-generation garbage collections (Python's default is 700;
     # see streams.runtime).
     gc_young_threshold: int = Field(default=50_000, ge=100)

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from faust.web import Request, Response, View
 
-from streams import gateway, readers
-from streams.engine_channel import QUERY, RemoteFailure
+from streams import gateway
+from streams.engine_channel import BAD_QUERY, QUERY, RemoteFailure
 from streams.metrics import EXPOSITION_TYPE, render
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def register_routes(worker: EngineWorker) -> None:
             try:
                 result = await worker.link.call(QUERY, (name, params))
             except RemoteFailure as failure:
-                if failure.kind != readers.QueryError.__name__:
+                if failure.kind != BAD_QUERY:
                     raise
                 return self.json({"error": failure.message}, status=400)
             return self.json(result)

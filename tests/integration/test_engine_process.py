@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.events import event, jsonl
 from tests.support.worker import EngineEnv, WorkerProcess, send
@@ -52,6 +53,19 @@ def wait_until(done: object, timeout: float, what: str) -> None:
     while not done():  # type: ignore[operator]
         assert time.monotonic() < deadline, what
         time.sleep(0.2)
+
+
+def buckets(worker: WorkerProcess, histogram: str) -> dict[str, float]:
+    """A histogram's cumulative buckets by upper bound, as /metrics shows them now."""
+    status, body = worker.get("/metrics")
+    assert status == 200
+    return {s.labels["le"]: s.value for f in text_string_to_metric_families(body.decode())
+            for s in f.samples if s.name == f"{histogram}_bucket"}
+
+
+def written_within(worker: WorkerProcess, seconds: str) -> float:
+    """Events whose rows were written within `seconds` of their arrival in Kafka."""
+    return buckets(worker, "engage_event_to_sink_seconds")[seconds]
 
 
 def clicks(students: list[str], at: datetime) -> list[dict[str, object]]:
@@ -142,3 +156,33 @@ def test_a_second_worker_takes_over_partitions_with_their_students_state(
     finally:
         second.stop()
         first.stop()
+
+
+def test_a_backlog_goes_to_the_engine_in_full_batches_and_live_events_at_once(
+        engine_env: EngineEnv) -> None:
+    """Catching up, a quarter-second's take would spread the engine's per-student work over a
+    few hundred events; batches gather up to the largest size instead. Once caught up, an event
+    is handed over as soon as it is taken, not after the catch-up wait."""
+    engine_env.extra.update(ENGAGE_BATCH_MAX_EVENTS="4000", ENGAGE_BATCH_WITHIN_SECONDS="0.05",
+                            ENGAGE_BATCH_CATCH_UP_SECONDS="5")
+    start = datetime.now(tz=UTC) - timedelta(days=2)
+    backlog = [event("vle.click", f"s{n % 40}", start + timedelta(seconds=n), module="BIO1001")
+               for n in range(24_000)]
+    path = engine_env.workdir / "backlog.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(jsonl(backlog))
+    engine_env.engage("produce", "--events", str(path))
+    worker = WorkerProcess(engine_env).start()
+    try:
+        worker.wait_seen(len(backlog))
+        sizes = buckets(worker, "engage_batch_events")
+        # A take holds a few hundred events here, so none would reach 2,500 unless gathered.
+        # Only the last of the backlog, less than a batch behind, goes out take by take.
+        full = sizes["+Inf"] - sizes["2500.0"]
+        assert full >= (len(backlog) - 2 * 4000) // 4400, sizes
+        quick_before = written_within(worker, "2.0")
+        send(engine_env, worker, [event("vle.click", "s1", datetime.now(tz=UTC),
+                                        module="BIO1001")])
+        assert written_within(worker, "2.0") == quick_before + 1
+    finally:
+        worker.stop()
