@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,22 +20,11 @@ from tests.support.worker import EngineEnv, WorkerProcess, send
 pytestmark = pytest.mark.integration
 
 
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 def engine_of(worker: WorkerProcess) -> int:
     assert worker.proc is not None
-    [engine] = children_of(worker.proc.pid)
+    children = subprocess.run(["pgrep", "-P", str(worker.proc.pid)], capture_output=True,
+                              text=True, check=True).stdout.split()
+    [engine] = map(int, children)
     assert "engine" in Path(f"/proc/{engine}/cmdline").read_bytes().decode(errors="replace")
     return engine
 

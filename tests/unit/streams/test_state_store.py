@@ -34,13 +34,16 @@ def a_student() -> StudentState:
     )
 
 
+class Sent(list[list[ChangelogRecord]]):
+    """Each flush's changelog records, as the engine would send them to Kafka."""
+
+    async def __call__(self, records: list[ChangelogRecord]) -> None:
+        self.append(records)
+
+
 def test_a_put_sends_the_state_as_the_tables_json_codecs_read_it_back() -> None:
-    sent: list[list[ChangelogRecord]] = []
-
-    async def send(records: list[ChangelogRecord]) -> None:
-        sent.append(records)
-
-    states = ChangelogStates(send)
+    sent = Sent()
+    states = ChangelogStates(sent)
     state = a_student()
     states.put(state)
     assert states.get("uni:s1") is state
@@ -53,7 +56,7 @@ def test_a_put_sends_the_state_as_the_tables_json_codecs_read_it_back() -> None:
 
 
 def test_restored_records_become_the_students_state_the_last_one_winning() -> None:
-    states = ChangelogStates(lambda records: asyncio.sleep(0))
+    states = ChangelogStates(Sent())
     older, newer = a_student(), a_student()
     older.college = "OLD"
     states.put(older)
@@ -68,7 +71,7 @@ def test_restored_records_become_the_students_state_the_last_one_winning() -> No
 
 
 def test_keeping_partitions_forgets_the_students_of_the_others() -> None:
-    states = ChangelogStates(lambda records: asyncio.sleep(0))
+    states = ChangelogStates(Sent())
     ours = a_student()
     theirs = StudentState("uni", "s2", partition=5)
     states.put(ours)
@@ -79,12 +82,8 @@ def test_keeping_partitions_forgets_the_students_of_the_others() -> None:
 
 
 def test_a_rollback_sends_nothing_the_failed_batch_queued() -> None:
-    sent: list[list[ChangelogRecord]] = []
-
-    async def send(records: list[ChangelogRecord]) -> None:
-        sent.append(records)
-
-    states = ChangelogStates(send)
+    sent = Sent()
+    states = ChangelogStates(sent)
     before = a_student()
     states.put(before.clone())
     states.restore(before.key, before)
