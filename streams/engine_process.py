@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from schemas.topics import SCORES
+from sinks.clickhouse import purge_allocator
 from sinks.errors import EngineLocked, SinkUnavailable
 from sinks.writer import ClickHouseSink
 from streams import readers
@@ -102,6 +103,7 @@ class EngineServer:
         self.heap_trims = 0
         self.heap = HeapTrimmer(settings.heap_trim_seconds, glibc_malloc_trim(),
                                 on_trim=self._count_trim)
+        self.purges_allocator = settings.embedded_clickhouse
         self.gc_time: GarbageCollectorTime | None = None
 
     # -- starting and stopping ---------------------------------------------------------------
@@ -211,7 +213,8 @@ class EngineServer:
 
     async def _publish(self, outcome: BatchOutcome) -> EngineReport:
         await self.outbound.messages(outcome.messages)
-        self.heap.after_batch()
+        if self.heap.after_batch() and self.purges_allocator:
+            await self._purge_allocator()
         trims, self.heap_trims = self.heap_trims, 0
         assert self.gc_time is not None
         return EngineReport(
@@ -233,6 +236,14 @@ class EngineServer:
 
     def _highwater(self, topic: str, partition: int) -> int | None:
         return self._highwaters.get((topic, partition))
+
+    async def _purge_allocator(self) -> None:
+        try:
+            await self.sink.run(purge_allocator)
+        except Exception as exc:  # an engine built without jemalloc: the batch is written
+            log.warning("the embedded ClickHouse engine cannot purge its allocator (%s); "
+                        "not asking again", exc)
+            self.purges_allocator = False
 
     def _count_trim(self) -> None:
         self.heap_trims += 1

@@ -42,12 +42,15 @@ class HeapTrimmer:
     def enabled(self) -> bool:
         return self._trim is not None and self._every > 0
 
-    def after_batch(self) -> None:
+    def after_batch(self) -> bool:
+        """Trims if the interval has passed; says whether it did, so that other allocators
+        (the embedded ClickHouse engine's) can hand theirs back at the same pace."""
         if self._trim is None or self._every <= 0:
-            return
+            return False
         now = self._clock()
         if self._last is not None and now - self._last < self._every:
-            return
+            return False
         self._last = now
         self._trim(0)
         self._on_trim()
+        return True

@@ -27,21 +27,22 @@ def test_trims_after_a_batch_at_most_once_an_interval() -> None:
     trimmed: list[None] = []
     clock = Clock()
     heap = HeapTrimmer(1.0, trim, clock, on_trim=lambda: trimmed.append(None))
-    heap.after_batch()
+    said = [heap.after_batch()]
     clock.now += 0.4
-    heap.after_batch()
+    said.append(heap.after_batch())
     clock.now += 0.6
-    heap.after_batch()
+    said.append(heap.after_batch())
+    assert said == [True, False, True]
     assert trim.calls == [0, 0]
     assert len(trimmed) == 2
 
 
 def test_zero_seconds_or_no_trim_in_the_c_library_never_trims() -> None:
     trim = RecordingTrim()
-    HeapTrimmer(0, trim).after_batch()
+    assert not HeapTrimmer(0, trim).after_batch()
     assert trim.calls == []
     heap = HeapTrimmer(1.0, None)
-    heap.after_batch()
+    assert not heap.after_batch()
     assert not heap.enabled
 
 
