@@ -48,8 +48,8 @@ def connect(url: str, database: str, *, user: str | None = None, password: str |
 
 def purge_allocator(client: Client) -> None:
     """Hand the memory the embedded engine has freed back to the system. ClickHouse allocates
-    with jemalloc, which keeps freed pages for reuse: after the inserts of a large batch, about
-    a hundred megabytes of them (the README's Measured section has what it did to the peak).
+    with jemalloc, which keeps freed pages for reuse: after large inserts, tens of megabytes of
+    them (the README's Measured section has what it did to the peak).
     Only for the embedded engine: on a server it would purge the server's allocator."""
     client.command("SYSTEM JEMALLOC PURGE")
 

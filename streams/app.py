@@ -137,8 +137,7 @@ class EngineWorker:
         self.app.on_partitions_revoked.connect(cast(Any, self._on_partitions_revoked))
         self.engine_gc: CollectorTimes | None = None
         self.stall = StallWatch(settings.stall_seconds)
-        self.heap = HeapTrimmer(settings.heap_trim_seconds, glibc_malloc_trim(),
-                                on_trim=self.metrics.heap_trims.inc)
+        self.heap = HeapTrimmer(settings.heap_trim_seconds, glibc_malloc_trim())
         self._batch: asyncio.Future[None] | None = None
         self._gathered = _Gathered()
         self._taken_to: dict[TP, int] = {}
@@ -254,7 +253,7 @@ class EngineWorker:
         for message in messages:
             message.ack(consumer)
         self.stall.batch_done()
-        self.heap.after_batch()
+        self._trim_heap()
 
     async def _housekeeping(self) -> None:
         if not self.is_ready():
@@ -267,8 +266,7 @@ class EngineWorker:
             await self._fail("housekeeping failed in the engine process", exc)
             return
         self._take_report(report)
-        # A quiet stream's day rollover carries every student forward in one go.
-        self.heap.after_batch()
+        self._trim_heap()
 
     async def _on_partitions_revoked(self, sender: Any, *args: Any, signal: Any,
                                      **kwargs: Any) -> None:
@@ -282,9 +280,14 @@ class EngineWorker:
         replay(report.hook_calls, self.hooks)
         self.metrics.students_in_state.set(report.students_in_state)
         self.metrics.scores_published.inc(report.scores_published)
-        if report.heap_trims:
-            self.metrics.heap_trims.inc(report.heap_trims)
+        for allocator, trims in report.heap_trims.items():
+            self.metrics.heap_trims.labels(process="engine", allocator=allocator).inc(trims)
         self.engine_gc = report.gc
+
+    def _trim_heap(self) -> None:
+        """The batches' messages this process held (see `streams.heap`)."""
+        if self.heap.after_batch():
+            self.metrics.heap_trims.labels(process="faust", allocator="glibc").inc()
 
     def _on_notice(self, notice: tuple[Any, ...]) -> None:
         kind, *details = notice

@@ -69,7 +69,7 @@ class EngineReport(NamedTuple):
     hook_calls: list[Any]  # streams.processor_hooks.HookCall, replayed on the metric hooks
     students_in_state: int
     scores_published: int
-    heap_trims: int
+    heap_trims: dict[str, int]  # by allocator: how often each handed freed memory back
     gc: Any  # streams.runtime.CollectorTimes
 
 

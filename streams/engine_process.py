@@ -100,9 +100,8 @@ class EngineServer:
             partition_idle_seconds=settings.partition_idle_seconds,
         )
         self.processor.progress.await_measurement()
-        self.heap_trims = 0
-        self.heap = HeapTrimmer(settings.heap_trim_seconds, glibc_malloc_trim(),
-                                on_trim=self._count_trim)
+        self.heap_trims: dict[str, int] = {}
+        self.heap = HeapTrimmer(settings.heap_trim_seconds, glibc_malloc_trim())
         self.purges_allocator = settings.embedded_clickhouse
         self.gc_time: GarbageCollectorTime | None = None
 
@@ -213,9 +212,11 @@ class EngineServer:
 
     async def _publish(self, outcome: BatchOutcome) -> EngineReport:
         await self.outbound.messages(outcome.messages)
-        if self.heap.after_batch() and self.purges_allocator:
-            await self._purge_allocator()
-        trims, self.heap_trims = self.heap_trims, 0
+        if self.heap.after_batch():
+            self._count_trim("glibc")
+            if self.purges_allocator and await self._purge_allocator():
+                self._count_trim("clickhouse")
+        trims, self.heap_trims = self.heap_trims, {}
         assert self.gc_time is not None
         return EngineReport(
             hook_calls=self.hooks.take(), students_in_state=len(self.states),
@@ -237,16 +238,18 @@ class EngineServer:
     def _highwater(self, topic: str, partition: int) -> int | None:
         return self._highwaters.get((topic, partition))
 
-    async def _purge_allocator(self) -> None:
+    async def _purge_allocator(self) -> bool:
         try:
             await self.sink.run(purge_allocator)
         except Exception as exc:  # an engine built without jemalloc: the batch is written
             log.warning("the embedded ClickHouse engine cannot purge its allocator (%s); "
                         "not asking again", exc)
             self.purges_allocator = False
+            return False
+        return True
 
-    def _count_trim(self) -> None:
-        self.heap_trims += 1
+    def _count_trim(self, allocator: str) -> None:
+        self.heap_trims[allocator] = self.heap_trims.get(allocator, 0) + 1
 
     def _sink_error(self, table: str, kind: str) -> None:
         # Called on the ClickHouse thread, while a batch may wait on retries for long: shown

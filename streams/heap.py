@@ -30,12 +30,10 @@ class HeapTrimmer:
     """Trims at most once every `every_seconds` (0: never), when asked after a batch."""
 
     def __init__(self, every_seconds: float, trim: Trim | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 on_trim: Callable[[], None] = lambda: None) -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._every = every_seconds
         self._trim = trim
         self._clock = clock
-        self._on_trim = on_trim
         self._last: float | None = None
 
     @property
@@ -52,5 +50,4 @@ class HeapTrimmer:
             return False
         self._last = now
         self._trim(0)
-        self._on_trim()
         return True

@@ -54,7 +54,9 @@ class EngineMetrics:
             registry=registry)
         self.heap_trims = Counter(
             "engage_heap_trims_total", "Times freed memory was handed back to the system "
-            "after a batch (ENGAGE_HEAP_TRIM_SECONDS)", registry=registry)
+            "after a batch (ENGAGE_HEAP_TRIM_SECONDS), by the worker's process and allocator "
+            "(glibc's; the embedded ClickHouse engine's jemalloc)", ["process", "allocator"],
+            registry=registry)
         self.events_late = Counter(
             "engage_events_late_total", "Events older than the lateness bound, refolded from "
             "storage", ["tenant"], registry=registry)
