@@ -6,10 +6,10 @@ import os
 import sys
 import time
 
-from streams.app import FaustWorker, stream_buffer_size
-from streams.kafka_transport import KafkaApp
-from streams.runtime import tune_garbage_collector
 from streams.settings import Settings
+from streams.tuning.collector import tune_garbage_collector
+from streams.worker.app import FaustWorker, stream_buffer_size
+from streams.worker.kafka_app import KafkaApp
 
 bootstrap, topic_name, expected_arg, datadir = sys.argv[1:5]
 expected = int(expected_arg)

@@ -72,10 +72,10 @@ class Settings(BaseSettings):
     # for up to this long, up to `batch_max_events`, before it goes to the engine.
     batch_catch_up_seconds: float = Field(default=2.0, ge=0)
     # Net allocations between young-generation garbage collections (Python's default is 700;
-    # see streams.runtime).
+    # see streams.tuning.collector).
     gc_young_threshold: int = Field(default=50_000, ge=100)
     # How often, at most, the worker hands freed memory back to the system after a batch
-    # (glibc only; 0: never; see streams.heap).
+    # (glibc only; 0: never; see streams.tuning.heap).
     heap_trim_seconds: float = Field(default=1.0, ge=0)
     quiet_check_seconds: float = Field(default=15.0, gt=0)
     rollover_quiet_seconds: float = Field(default=900.0, gt=0)
@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     # A partition that delivered within this long may still have events for a day (watermarks).
     partition_idle_seconds: float = Field(default=30.0, ge=0)
     sink_retry_max_seconds: float = Field(default=30.0, gt=0)
-    # Ready, idle and with messages waiting this long: /healthz fails (see streams.stall).
+    # Ready, idle and with messages waiting this long: /healthz fails (see streams.worker.stall).
     stall_seconds: float = Field(default=120.0, gt=0)
     gateway_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
 

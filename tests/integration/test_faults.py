@@ -27,7 +27,7 @@ import pytest
 
 from schemas.records import DeadLetterRecord
 from schemas.topics import CONSENT, DEADLETTER, INPUT_TOPICS, ROSTER, VLE_CLICKS
-from streams.producing import route
+from streams.cli.produce import route
 from tests.integration import test_stream_equals_backfill as equivalence
 from tests.support.clickhouse import open_clickhouse, rows
 from tests.support.flaky_clickhouse_worker import FlakyClickHouseWorker

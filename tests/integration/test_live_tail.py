@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sinks import queries
-from streams.processor import Processor
+from streams.engine.local import Processor
 from tests.support.events import event
 from tests.support.inprocess import Clock, processor_on, records
 

@@ -55,12 +55,12 @@ def test_live_metrics_move_and_pass_promtool(engine_env: EngineEnv, worker: Work
     assert samples[("engage_event_to_sink_seconds_count", ())] >= 5
     assert samples[("engage_students_in_state", ())] == 1
     # Both of the worker's processes run with its own garbage collector settings (see
-    # streams.runtime), and both report their collections.
+    # streams.tuning.collector), and both report their collections.
     for process in ("faust", "engine"):
         assert samples[("engage_gc_young_threshold", (("process", process),))] == (
             Settings.model_fields["gc_young_threshold"].default)
         assert ("engage_gc_seconds_total", (("generation", "2"), ("process", process))) in samples
-    # Freed memory was handed back to the system after a batch (see streams.heap): by both
+    # Freed memory was handed back to the system after a batch (see streams.tuning.heap): by both
     # processes, and in the engine's by the embedded ClickHouse engine's allocator too.
     for process, allocator in (("faust", "glibc"), ("engine", "glibc"),
                                ("engine", "clickhouse")):

@@ -14,9 +14,9 @@ from clickhouse_connect.driver.client import Client
 from scoring.student import StudentState
 from sinks.clickhouse import connect, migrate
 from sinks.writer import ClickHouseSink
-from streams.processor import Hooks, Processor, RawRecord
+from streams.engine.local import Hooks, Processor, RawRecord
+from streams.engine.students import MemoryStates
 from streams.settings import load_tenants
-from streams.state_store import MemoryStates
 from tests.support.clickhouse import rows
 from tests.support.events import event
 

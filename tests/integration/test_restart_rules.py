@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from schemas.topics import REVIEW_ALERTS
-from streams.processor import BatchOutcome, Processor
+from streams.engine.local import BatchOutcome, Processor
 from tests.integration.test_alerts import TENANT, active_day, history
 from tests.support.events import event
 from tests.support.inprocess import Clock, processor_on, records

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from schemas.topics import SCORES, VLE_CLICKS
-from streams.processor import BatchOutcome
+from streams.engine.local import BatchOutcome
 from tests.support.clickhouse import rows
 from tests.support.events import event
 from tests.support.inprocess import Clock, processor_on, records

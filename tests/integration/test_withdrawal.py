@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sinks import queries
-from streams.processor import RawRecord
+from streams.engine.local import RawRecord
 from tests.support.events import event
 from tests.support.inprocess import Clock, processor_on, records
 

@@ -43,20 +43,20 @@ def refuse_inserts_during_outage(outage_file: Path) -> None:
     """Make the worker's sink connect through `InsertsRefusedDuringOutage`. The worker starts
     its engine process with the command it was started with, this launcher's, so the engine
     process, which holds the sink, is wrapped too."""
-    import streams.sink_setup
+    import streams.engine.sink
 
-    # `open_sink` calls the `connect` that streams.sink_setup imported. Should that name go, this
+    # `open_sink` calls the `connect` that streams.engine.sink imported. Should that name go, this
     # fails here; should `open_sink` stop using it, the test sees no sink errors and fails.
-    real_connect = streams.sink_setup.connect
+    real_connect = streams.engine.sink.connect
 
     def connect(*args: Any, **kwargs: Any) -> InsertsRefusedDuringOutage:
         return InsertsRefusedDuringOutage(real_connect(*args, **kwargs), outage_file)
 
-    streams.sink_setup.connect = connect  # type: ignore[assignment]
+    streams.engine.sink.connect = connect  # type: ignore[assignment]
 
 
 def main(argv: list[str]) -> int:
-    from streams.cli import main as engage
+    from streams.cli.commands import main as engage
 
     outage_file = Path(os.environ[OUTAGE_FILE_VARIABLE])
     refuse_inserts_during_outage(outage_file)

@@ -11,10 +11,10 @@ from typing import Any
 import yaml
 
 from schemas.topics import TOPIC_FOR_TYPE
-from streams.processor import Processor, RawRecord
+from streams.engine.local import Processor, RawRecord
+from streams.engine.sink import open_sink
+from streams.engine.students import MemoryStates
 from streams.settings import Settings
-from streams.sink_setup import open_sink
-from streams.state_store import MemoryStates
 from tests.conftest import TEST_TENANTS
 
 

@@ -1,0 +1,1 @@
+"""`engage`, the engine's command line: one module per group of commands."""

@@ -1,0 +1,52 @@
+"""Running a read query here, or through the worker when it holds the embedded engine."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from sinks.clickhouse import connect
+from sinks.errors import EngineLocked
+from streams.errors import EngineError
+from streams.settings import Settings
+from streams.views import named as readers
+
+
+class WorkerUnreachable(EngineError):
+    pass
+
+
+def read_query(settings: Settings, name: str, params: dict[str, str]) -> Any:
+    try:
+        client = connect(
+            settings.clickhouse_url, settings.clickhouse_database,
+            user=settings.clickhouse_user,
+            password=(settings.clickhouse_password.get_secret_value()
+                      if settings.clickhouse_password else None),
+        )
+    except EngineLocked as locked:
+        return ask_worker(settings, name, params, locked)
+    try:
+        return readers.run_named(name, client, settings, params)
+    except readers.QueryError as exc:
+        raise EngineError(str(exc)) from exc
+    finally:
+        client.close()
+
+
+def ask_worker(settings: Settings, name: str, params: dict[str, str], locked: Exception) -> Any:
+    query = urllib.parse.urlencode(params)
+    url = f"http://{settings.web_host}:{settings.web_port}/v1/query/{name}?{query}"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        detail = json.loads(exc.read() or b"{}").get("error", exc.reason)
+        raise EngineError(f"the worker answered {exc.code}: {detail}") from exc
+    except OSError as exc:
+        raise WorkerUnreachable(
+            f"{locked}; the worker's web port {settings.web_port} did not answer ({exc})"
+        ) from exc

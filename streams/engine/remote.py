@@ -1,0 +1,167 @@
+"""The Faust process's end of the channel to the worker's engine process (see
+`streams.engine.server`): starts it, sends it requests and hands back its answers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from streams.engine.wire import (
+    FAILED,
+    NOTICE,
+    OK,
+    READY,
+    STOP,
+    RemoteFailure,
+    encode,
+    read_frame,
+)
+from streams.errors import EngineError
+
+log = logging.getLogger(__name__)
+
+STOP_SECONDS = 60.0
+
+
+class EngineProcessGone(EngineError):
+    """The engine process exited while the worker still needed it."""
+
+
+def engine_command() -> list[str]:
+    """This program, as it was started, with the engine's sub-command: `python -m streams.cli`
+    or the `engage` script (or a launcher of the same commands)."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    if spec is not None and spec.name:
+        return [sys.executable, "-m", spec.name.removesuffix(".__main__"), "engine"]
+    return [sys.executable, sys.argv[0], "engine"]
+
+
+class EngineLink:
+    """`on_notice(payload)` hears what the engine reports between answers; `on_gone(error)`,
+    that it went away while the worker was running."""
+
+    def __init__(self, command: Sequence[str], *, changelog_topic: str, loglevel: str,
+                 ready_timeout: float, on_notice: Callable[[Any], None],
+                 on_gone: Callable[[EngineProcessGone], None]) -> None:
+        self._command = list(command)
+        self._changelog_topic = changelog_topic
+        self._loglevel = loglevel
+        self._ready_timeout = ready_timeout
+        self._on_notice = on_notice
+        self._on_gone = on_gone
+        self._process: asyncio.subprocess.Process | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reading: asyncio.Future[None] | None = None
+        self._answers: dict[int, asyncio.Future[Any]] = {}
+        self._next_id = 0
+        self._stopping = False
+        self.engine_pid: int | None = None
+
+    # -- starting and stopping ---------------------------------------------------------------
+    async def start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        with theirs:
+            self._process = await asyncio.create_subprocess_exec(
+                *self._command, "--channel-fd", str(theirs.fileno()), "--parent-pid",
+                str(os.getpid()), "--changelog-topic", self._changelog_topic,
+                "--loglevel", self._loglevel,
+                pass_fds=[theirs.fileno()],
+            )
+        reader, self._writer = await asyncio.open_unix_connection(sock=ours)
+        ready = self._expect(0)
+        self._reading = asyncio.ensure_future(self._read(reader))
+        try:
+            self.engine_pid = await asyncio.wait_for(ready, self._ready_timeout)
+        except TimeoutError:
+            self._process.kill()
+            raise EngineProcessGone(
+                f"the engine process was not ready within {self._ready_timeout:.0f}s") from None
+        except RemoteFailure as failure:
+            raise EngineProcessGone(f"the engine process could not start: {failure}") from None
+
+    async def close(self) -> int | None:
+        """Let the engine finish what it was asked, then stop it; returns its exit status."""
+        process = self._process
+        if process is None:
+            return None
+        self._stopping = True
+        if (process.returncode is None and self._writer is not None
+                and not self._writer.is_closing()):
+            with contextlib.suppress(ConnectionError, RemoteFailure, EngineProcessGone,
+                                     TimeoutError):
+                await asyncio.wait_for(await self.request(STOP, None), STOP_SECONDS)
+        try:
+            status = await asyncio.wait_for(process.wait(), STOP_SECONDS)
+        except TimeoutError:
+            log.error("the engine process did not stop within %.0fs; killing it", STOP_SECONDS)
+            process.kill()
+            status = await process.wait()
+        if self._writer is not None:
+            self._writer.close()
+        if self._reading is not None:
+            await asyncio.gather(self._reading, return_exceptions=True)
+        return status
+
+    # -- requests ------------------------------------------------------------------------------
+    def send_nowait(self, kind: str, payload: Any) -> None:
+        """A frame nothing answers, queued without waiting (callers that cannot await)."""
+        self._write(kind, 0, payload)
+
+    async def request(self, kind: str, payload: Any) -> asyncio.Future[Any]:
+        """Send a request now; the future holds its answer (or the engine's failure)."""
+        self._next_id += 1
+        answer = self._expect(self._next_id)
+        self._write(kind, self._next_id, payload)
+        assert self._writer is not None
+        await self._writer.drain()
+        return answer
+
+    async def call(self, kind: str, payload: Any) -> Any:
+        return await (await self.request(kind, payload))
+
+    def _expect(self, request_id: int) -> asyncio.Future[Any]:
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._answers[request_id] = answer
+        return answer
+
+    def _write(self, kind: str, request_id: int, payload: Any) -> None:
+        if self._writer is None or self._writer.is_closing():
+            raise EngineProcessGone("the engine process is not running")
+        self._writer.write(encode(kind, request_id, payload))
+
+    # -- answers -------------------------------------------------------------------------------
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while (frame := await read_frame(reader)) is not None:
+                if frame.kind == NOTICE:
+                    self._on_notice(frame.payload)
+                    continue
+                answer = self._answers.pop(frame.request_id, None)
+                if answer is None or answer.done():
+                    continue
+                if frame.kind in (OK, READY):
+                    answer.set_result(frame.payload)
+                elif frame.kind == FAILED:
+                    kind, message, trace = frame.payload
+                    answer.set_exception(RemoteFailure(kind, message, trace))
+        except ConnectionError as exc:
+            log.error("the channel to the engine process broke: %s", exc)
+        self._gone()
+
+    def _gone(self) -> None:
+        status = self._process.returncode if self._process is not None else None
+        error = EngineProcessGone(
+            "the engine process exited" + (f" with status {status}" if status is not None
+                                           else ""))
+        answers, self._answers = self._answers, {}
+        for answer in answers.values():
+            if not answer.done():
+                answer.set_exception(error)
+        if not self._stopping:
+            self._on_gone(error)

@@ -1,0 +1,1 @@
+"""`engage notify`: tutors' digests of new alerts, by webhook and email."""

@@ -1,0 +1,1 @@
+"""Per-process tuning: the garbage collector and handing freed memory back."""

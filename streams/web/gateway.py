@@ -1,0 +1,236 @@
+"""HTTP and xAPI gateways for systems that do not speak Kafka.
+
+Each event is validated on its own and answered on its own; the valid ones are produced to their
+topics with the `<tenant>:<student_id>` key and acknowledged by the broker before we answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+from aiohttp import StreamReader, web
+from faust.web import Request
+
+from schemas.decode import DeadLetterReason, Rejection, not_in_future, parse_event_object
+from schemas.events import Event
+from schemas.topics import TOPIC_FOR_TYPE
+from schemas.xapi import IgnoredStatement, map_statement
+from scoring.timebase import from_ms
+
+if TYPE_CHECKING:
+    from streams.worker.app import EngineWorker
+
+Result = dict[str, Any]
+
+
+def _too_large(limit: int) -> tuple[int, Result]:
+    return 413, {"error": "payload too large", "limit_bytes": limit}
+
+
+async def _read_at_most(stream: StreamReader, limit: int) -> bytes | None:
+    """The body, or None as soon as it passes `limit`. Read piece by piece because a chunked
+    body declares no length, and aiohttp's own client_max_size check answers in plain text."""
+    body = bytearray()
+    async for piece in stream.iter_any():
+        body += piece
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+async def _read_body(worker: EngineWorker, request: Request) -> bytes | tuple[int, Result]:
+    limit = worker.settings.gateway_max_bytes
+    declared = request.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return _too_large(limit)
+    # faust's aiohttp driver hands us aiohttp's request; its `content` is the body stream.
+    body = await _read_at_most(cast(web.Request, request).content, limit)
+    return _too_large(limit) if body is None else body
+
+
+def _loads(text: str) -> Any:
+    """json.loads failing only with ValueError, worded for the sender: the limits of Python's
+    parser (nesting depth, digits in an integer) are not JSON syntax errors."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except ValueError:
+        raise ValueError("a number has too many digits") from None
+
+
+def _why_not_json(error: ValueError, line: int) -> str:
+    """Why, and where in the body: `line` is the body line the parsed text starts on."""
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at line {line + error.lineno - 1} column {error.colno}"
+    return f"{error} at line {line}"
+
+
+def _json_lines(text: str) -> list[Any]:
+    """Each non-blank line parsed on its own; a line that is not JSON is its rejection."""
+    items: list[Any] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(_loads(line))
+        except ValueError as error:
+            items.append(Rejection(DeadLetterReason.NOT_JSON,
+                                   f"not JSON: {_why_not_json(error, number)}"))
+    return items
+
+
+def _parse_items(text: str) -> list[Any] | str:
+    """One JSON document (an array, or a single object) or JSON lines, as items: parsed values,
+    and the rejections of lines that are not JSON. Why not, when nothing in it is JSON."""
+    if not text.strip():
+        return []
+    try:
+        parsed = _loads(text)
+    except ValueError as error:
+        # A broken array is one document, not lines: a line of it may parse on its own.
+        lines = [] if text.lstrip().startswith("[") else _json_lines(text)
+        if all(isinstance(item, Rejection) for item in lines):
+            return _why_not_json(error, 1)
+        return lines
+    return parsed if isinstance(parsed, list) else [parsed]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+def _authorised(worker: EngineWorker, tenant: str, token: str | None) -> bool:
+    config = worker.settings.tenants.get(tenant)
+    if config is None or config.gateway_token is None:
+        return True
+    return token is not None and hmac.compare_digest(
+        token.encode(), config.gateway_token.get_secret_value().encode()
+    )
+
+
+async def _produce(worker: EngineWorker, items: list[tuple[Event, bytes]]) -> None:
+    pending = []
+    for event, value in items:
+        topic = worker.app.topic(TOPIC_FOR_TYPE[event.type], key_serializer="raw",
+                                 value_serializer="raw")
+        pending.append(await topic.send(key=event.key().encode(), value=value))
+    await asyncio.gather(*pending)
+
+
+def _check(worker: EngineWorker, parsed: Event | Rejection, token: str | None
+           ) -> Event | Rejection:
+    if isinstance(parsed, Rejection):
+        return parsed
+    if parsed.tenant not in worker.settings.tenants:
+        return Rejection(DeadLetterReason.UNKNOWN_TENANT,
+                         f"tenant {parsed.tenant!r} is not configured")
+    if not _authorised(worker, parsed.tenant, token):
+        return Rejection(DeadLetterReason.UNAUTHORIZED,
+                         "missing or wrong bearer token for this tenant")
+    return parsed
+
+
+Outcome = Event | Rejection | IgnoredStatement
+
+
+def _rejected(index: int, rejection: Rejection) -> Result:
+    return {"index": index, "status": "rejected", "reason": str(rejection.reason),
+            "detail": rejection.detail}
+
+
+async def _body_items(worker: EngineWorker, request: Request, what: str
+                      ) -> list[Any] | tuple[int, Result]:
+    body = await _read_body(worker, request)
+    if isinstance(body, tuple):
+        return body
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return 400, {"error": f"body must be UTF-8 text: {error.reason} at byte {error.start}"}
+    items = _parse_items(text)
+    if isinstance(items, str):
+        return 400, {"error": f"body must be {what}; not JSON: {items}"}
+    return items
+
+
+async def _answer(worker: EngineWorker, outcomes: list[tuple[Outcome, bytes]]) -> Result:
+    """Per-item results; the accepted events are produced (and acknowledged) first."""
+    results: list[Result] = []
+    accepted: list[tuple[Event, bytes]] = []
+    for index, (outcome, value) in enumerate(outcomes):
+        if isinstance(outcome, IgnoredStatement):
+            results.append({"index": index, "status": "ignored", "verb": outcome.verb,
+                            "detail": outcome.reason})
+        elif isinstance(outcome, Rejection):
+            results.append(_rejected(index, outcome))
+        else:
+            accepted.append((outcome, value))
+            results.append({"index": index, "status": "accepted", "type": outcome.type,
+                            "event_id": outcome.event_id})
+    await _produce(worker, accepted)
+    return {
+        "accepted": len(accepted),
+        "ignored": sum(r["status"] == "ignored" for r in results),
+        "rejected": sum(r["status"] == "rejected" for r in results),
+        "results": results,
+    }
+
+
+def _event_outcome(worker: EngineWorker, item: Any, now: datetime, token: str | None
+                   ) -> tuple[Outcome, bytes]:
+    """The item's outcome and, when accepted, the bytes to produce: the event as sent."""
+    if isinstance(item, Rejection):
+        return item, b""
+    parsed = parse_event_object(item, now=now, max_future=worker.max_future)
+    outcome = _check(worker, parsed, token)
+    if isinstance(outcome, Rejection):
+        return outcome, b""
+    return outcome, json.dumps(item, separators=(",", ":")).encode()
+
+
+async def handle_events(worker: EngineWorker, request: Request) -> tuple[int, Result]:
+    items = await _body_items(worker, request, "a JSON array of events, or JSON lines")
+    if isinstance(items, tuple):
+        return items
+    now = from_ms(worker.wall_clock_ms())
+    token = _bearer(request)
+    answer = await _answer(worker, [_event_outcome(worker, item, now, token) for item in items])
+    unauthorised = all(r.get("reason") == "unauthorized" for r in answer["results"])
+    return (401 if answer["results"] and unauthorised else 200), answer
+
+
+def _from_statement(item: Any, tenant: str, now: datetime, max_future: timedelta
+                    ) -> Outcome:
+    if isinstance(item, Rejection):
+        return item
+    mapped = map_statement(item, tenant=tenant)
+    if isinstance(mapped, IgnoredStatement | Rejection):
+        return mapped
+    return not_in_future(mapped, now, max_future)
+
+
+async def handle_xapi(worker: EngineWorker, request: Request) -> tuple[int, Result]:
+    tenant = request.query.get("tenant") or request.headers.get("X-Engage-Tenant")
+    if not tenant or tenant not in worker.settings.tenants:
+        return 400, {"error": "name a configured tenant with ?tenant= or X-Engage-Tenant"}
+    if not _authorised(worker, tenant, _bearer(request)):
+        return 401, {"error": "missing or wrong bearer token for this tenant"}
+    items = await _body_items(worker, request, "an xAPI statement or an array of statements")
+    if isinstance(items, tuple):
+        return items
+    now = from_ms(worker.wall_clock_ms())
+    outcomes: list[tuple[Outcome, bytes]] = []
+    for item in items:
+        outcome = _from_statement(item, tenant, now, worker.max_future)
+        value = outcome.model_dump_json().encode() if not isinstance(
+            outcome, IgnoredStatement | Rejection) else b""
+        outcomes.append((outcome, value))
+    return 200, await _answer(worker, outcomes)
