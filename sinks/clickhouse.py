@@ -13,7 +13,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from sinks.errors import EngineLocked, SinkUnavailable
+from sinks.errors import ClickHouseFolderLocked, SinkUnavailable
 
 MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
@@ -38,7 +38,7 @@ def connect(url: str, database: str, *, user: str | None = None, password: str |
         client.command(f"CREATE DATABASE IF NOT EXISTS {_identifier(database)}")
     except Exception as exc:
         if url.startswith("chdb://") and _folder_in_use(url.removeprefix("chdb://")):
-            raise EngineLocked(url.removeprefix("chdb://")) from exc
+            raise ClickHouseFolderLocked(url.removeprefix("chdb://")) from exc
         if isinstance(exc, ClickHouseError | OSError):
             raise SinkUnavailable(f"cannot reach ClickHouse at {url}: {exc}") from exc
         raise

@@ -9,7 +9,7 @@ class SinkUnavailable(SinkError):
     """The server or engine cannot take writes right now: retry with backoff, commit nothing."""
 
 
-class EngineLocked(SinkError):
+class ClickHouseFolderLocked(SinkError):
     """Another process holds the embedded ClickHouse data folder (a running worker)."""
 
     def __init__(self, path: str) -> None:

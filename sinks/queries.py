@@ -1,4 +1,4 @@
-"""Read queries and privacy deletions. Every reader takes the latest version of each row.
+"""Read queries. Every reader takes the latest version of each row (deletions: `sinks.erasure`).
 
 They serve the CLI, the worker's query endpoints, and later the web view and reports.
 """
@@ -11,13 +11,8 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.topics import APP_MENU, EVENTS, VLE_CLICKS
-from scoring.alerts import ENGAGEMENT_RULES
 from scoring.measures import KIND_OF_EVENT_TYPE, Activity
-
-ENGAGEMENT_TABLES = ("activity", "daily_measures", "daily_scores")
-# What a student's unreadable engagement events were sent on; withdrawal deletes those too.
-ENGAGEMENT_TOPICS = (VLE_CLICKS, APP_MENU, EVENTS)
+from sinks.rows import ReviewQueueRow
 
 
 def engagement_activity(
@@ -38,36 +33,13 @@ def engagement_activity(
     ]
 
 
-def _student_filter() -> str:
+def student_filter() -> str:
     return "tenant = {tenant:String} AND student_id = {student:String}"
 
 
-def _dead_letter_filter() -> str:
+def dead_letter_filter() -> str:
     """Dead letters carry no parsed student, only the message key the producer sent."""
     return "key = {key:String}"
-
-
-def delete_engagement(client: Client, tenant: str, student_id: str) -> dict[str, int]:
-    """Delete one student's engagement activity, measures, scores and engagement alerts, and
-    the dead letters of what they sent on the engagement topics.
-
-    Returns the number of rows deleted per table (for the privacy audit)."""
-    parameters = {"tenant": tenant, "student": student_id, "rules": list(ENGAGEMENT_RULES),
-                  "key": f"{tenant}:{student_id}", "topics": list(ENGAGEMENT_TOPICS)}
-    targets: list[tuple[str, str]] = [(t, _student_filter()) for t in ENGAGEMENT_TABLES]
-    targets.append(("review_queue", _student_filter() + " AND rule IN {rules:Array(String)}"))
-    targets.append(("dead_letters", _dead_letter_filter() + " AND topic IN {topics:Array(String)}"))
-    deleted = {}
-    for table, condition in targets:
-        count = client.query(f"SELECT count() FROM {table} FINAL WHERE {condition}",
-                             parameters=parameters).result_rows[0][0]
-        client.command(
-            f"ALTER TABLE {table} DELETE WHERE {condition}",
-            parameters=parameters,
-            settings={"mutations_sync": 2},
-        )
-        deleted[table] = int(count)
-    return deleted
 
 
 def rows_as_dicts(result: Any) -> list[dict[str, Any]]:
@@ -78,7 +50,7 @@ def rows_as_dicts(result: Any) -> list[dict[str, Any]]:
 def daily_rows(client: Client, tenant: str, student_id: str, first: date, last: date
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     parameters = {"tenant": tenant, "student": student_id, "first": first, "last": last}
-    window = _student_filter() + " AND day BETWEEN {first:Date} AND {last:Date}"
+    window = student_filter() + " AND day BETWEEN {first:Date} AND {last:Date}"
     measures = client.query(
         "SELECT day, ele_minutes, minutes_by_module, no_module_minutes, app_choices, "
         f"event_checkins FROM daily_measures FINAL WHERE {window} ORDER BY day",
@@ -95,7 +67,7 @@ def daily_rows(client: Client, tenant: str, student_id: str, first: date, last: 
 def student_profile(client: Client, tenant: str, student_id: str) -> dict[str, Any] | None:
     rows = rows_as_dicts(client.query(
         "SELECT college, programme, year_group, tutor_id, updated_at FROM students FINAL "
-        f"WHERE {_student_filter()}",
+        f"WHERE {student_filter()}",
         parameters={"tenant": tenant, "student": student_id},
     ))
     return rows[0] if rows else None
@@ -104,7 +76,7 @@ def student_profile(client: Client, tenant: str, student_id: str) -> dict[str, A
 def consent_history(client: Client, tenant: str, student_id: str) -> list[dict[str, Any]]:
     return rows_as_dicts(client.query(
         "SELECT event_id, granted, occurred_at, received_at FROM consent_log FINAL "
-        f"WHERE {_student_filter()} ORDER BY occurred_at",
+        f"WHERE {student_filter()} ORDER BY occurred_at",
         parameters={"tenant": tenant, "student": student_id},
     ))
 
@@ -132,7 +104,7 @@ def students_with_activity(client: Client, tenant: str, since: datetime
 def daily_scores_between(client: Client, tenant: str, student_id: str, first: date, last: date
                          ) -> dict[date, float]:
     result = client.query(
-        "SELECT day, daily_score FROM daily_scores FINAL WHERE " + _student_filter()
+        "SELECT day, daily_score FROM daily_scores FINAL WHERE " + student_filter()
         + " AND day BETWEEN {first:Date} AND {last:Date}",
         parameters={"tenant": tenant, "student": student_id, "first": first, "last": last},
     )
@@ -180,7 +152,7 @@ def everything_about(client: Client, tenant: str, student_id: str
     parameters = {"tenant": tenant, "student": student_id, "key": f"{tenant}:{student_id}"}
     return {
         name: rows_as_dicts(client.query(
-            sql.format(filter=_student_filter(), by_key=_dead_letter_filter()),
+            sql.format(filter=student_filter(), by_key=dead_letter_filter()),
             parameters=parameters))
         for name, sql in STUDENT_TABLES.items()
     }
@@ -198,6 +170,19 @@ def alerts_by_id(client: Client, alert_ids: Iterable[str]) -> list[dict[str, Any
         f"SELECT {ALERT_COLUMNS} FROM review_queue FINAL WHERE alert_id IN {{ids:Array(String)}}",
         parameters={"ids": ids},
     ))
+
+
+def alert_rows(client: Client, alert_ids: Iterable[str]) -> list[ReviewQueueRow]:
+    """The latest row of each alert, as the batch path moves it on."""
+    ids = sorted(set(alert_ids))
+    if not ids:
+        return []
+    result = client.query(
+        f"SELECT {', '.join(ReviewQueueRow._fields)} FROM review_queue FINAL "
+        "WHERE alert_id IN {ids:Array(String)}",
+        parameters={"ids": ids},
+    )
+    return [ReviewQueueRow(*row) for row in result.result_rows]
 
 
 def review_list(client: Client, tenant: str, tutor_id: str | None, status: str | None

@@ -1,4 +1,4 @@
-"""Buffered, batched, idempotent ClickHouse writes: `add` rows, then `flush` them together.
+"""Buffered, batched, idempotent ClickHouse writes: `add` typed rows, then `flush` them together.
 
 All ClickHouse calls run on one dedicated thread: chdb has no async client, and one client must
 never be used by two tasks at once. A failed flush keeps the buffer, so the caller commits no
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -20,47 +20,10 @@ from clickhouse_connect.driver.insert import InsertContext
 
 from sinks.errors import SinkError, SinkUnavailable
 from sinks.reports import FlushReport
+from sinks.rows import COLUMNS, TABLE_OF, Row
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "activity": (
-        "tenant", "student_id", "event_id", "type", "occurred_at", "day", "module", "detail",
-        "source", "received_at", "version",
-    ),
-    "daily_measures": (
-        "tenant", "student_id", "day", "ele_minutes", "minutes_by_module", "no_module_minutes",
-        "app_choices", "event_checkins", "version",
-    ),
-    "daily_scores": (
-        "tenant", "student_id", "day", "college", "daily_score", "score_7d", "band", "version",
-    ),
-    "students": (
-        "tenant", "student_id", "college", "programme", "year_group", "tutor_id", "updated_at",
-        "version",
-    ),
-    "attendance": (
-        "tenant", "student_id", "session_id", "event_id", "occurred_at", "day", "status",
-        "version",
-    ),
-    "consent_log": ("tenant", "student_id", "event_id", "granted", "occurred_at", "received_at"),
-    "review_queue": (
-        "alert_id", "tenant", "student_id", "tutor_id", "rule", "day", "evidence", "status",
-        "created_at", "updated_at", "version",
-    ),
-    "review_decisions": (
-        "tenant", "student_id", "event_id", "alert_id", "decision", "tutor_id", "note",
-        "exempt_until", "occurred_at",
-    ),
-    "dead_letters": (
-        "topic", "partition", "offset", "key", "key_encoding", "original", "original_encoding",
-        "reason", "detail", "dead_lettered_at",
-    ),
-    "unconsented_events": ("tenant", "day", "type", "event_hash"),
-    "privacy_audit": ("tenant", "student_id", "action", "reason", "deleted_rows", "at"),
-}
-
 
 class VersionClock:
     """Strictly increasing row versions, so a later write of a key always wins."""
@@ -88,18 +51,20 @@ class ClickHouseSink:
         self._insert_contexts: dict[str, InsertContext] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self._buffers: dict[str, list[Sequence[Any]]] = {}
-        self._keyed: dict[str, dict[tuple[Any, ...], Sequence[Any]]] = {}
+        self._keyed: dict[str, dict[Hashable, Sequence[Any]]] = {}
         self.retry_max_seconds = retry_max_seconds
         self._on_error = on_error or (lambda table, kind: None)
         self.versions = VersionClock()
 
     # -- buffering -------------------------------------------------------------------------
-    def add(self, table: str, row: Sequence[Any]) -> None:
-        self._buffers.setdefault(table, []).append(row)
-
-    def upsert(self, table: str, key: tuple[Any, ...], row: Sequence[Any]) -> None:
-        """Buffer a versioned row; a later row for the same key in this batch replaces it."""
-        self._keyed.setdefault(table, {})[key] = row
+    def add(self, row: Row) -> None:
+        """Buffer a row for its table; in a versioned table a later row with the same key in
+        this batch replaces the earlier one."""
+        table = TABLE_OF[type(row)]
+        if table.key is None:
+            self._buffers.setdefault(table.name, []).append(row)
+        else:
+            self._keyed.setdefault(table.name, {})[table.key(row)] = row
 
     def discard(self) -> None:
         """Drop what is buffered (a failed batch is about to be redone)."""
