@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scoring.engine import last_completed_day  # noqa: E402
+from scoring.days import last_completed_day  # noqa: E402
 from scoring.timebase import LocalCalendar, to_ms  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from synthetic import ground_truth, iter_events, plan_institution, write_jsonl  # noqa: E402

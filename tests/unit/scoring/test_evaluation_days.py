@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scoring.config import TenantConfig
-from scoring.engine import days_to_evaluate, evaluate_day
+from scoring.days import days_to_evaluate, evaluate_day
 from scoring.rules import AttendanceMark
 from scoring.student import StudentState
 from scoring.timebase import LocalCalendar

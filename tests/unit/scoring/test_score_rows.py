@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring.config import TenantConfig
-from scoring.engine import ScoreRow, carry_due, carry_forward, score_rows
+from scoring.days import ScoreRow, carry_due, carry_forward, score_rows
 from scoring.scores import score_7d
 from scoring.student import StudentState
 
