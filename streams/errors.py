@@ -1,9 +1,25 @@
-"""Errors the engine reports to its operators, with what they need to act."""
+"""The errors the product reports, with what its operators and callers need to act."""
 
 
-class EngineError(Exception):
-    """Base of the engine's own errors."""
+class EngageError(Exception):
+    """Base of the product's own errors."""
 
 
-class ConfigurationError(EngineError):
+class ConfigurationError(EngageError):
     """Settings or the tenant file are unusable; the message says which and why."""
+
+
+class QueryRefused(EngageError, ValueError):
+    """A read query that cannot be answered as asked (the web routes answer 400)."""
+
+
+class EngineProcessGone(EngageError):
+    """The worker's engine process exited while the worker still needed it."""
+
+
+class WorkerStateUnavailable(EngageError):
+    """The broker holding the workers' state cannot be reached."""
+
+
+class DeliveryRefused(EngageError):
+    """The receiving end of a digest answered, but refused it."""

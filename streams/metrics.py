@@ -10,7 +10,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0
 BATCH_BUCKETS = (10, 100, 500, 1000, 2500, 5000, 10000, 20000)
 
 
-class EngineMetrics:
+class WorkerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.events_consumed = Counter(
             "engage_events_consumed_total", "Events accepted from Kafka, by topic and type",

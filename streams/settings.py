@@ -1,4 +1,5 @@
-"""The one typed settings object, read from ENGAGE_* variables and the tenant file."""
+"""The typed settings, read from ENGAGE_* variables and the tenant file: the engine's, and the
+notifier's mail server."""
 
 from __future__ import annotations
 
@@ -126,6 +127,18 @@ class Settings(BaseSettings):
                 cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
             )
         return options
+
+
+class SmtpSettings(BaseSettings):
+    """The notifier's mail server (`engage notify`), from ENGAGE_SMTP_* variables."""
+
+    model_config = SettingsConfigDict(env_prefix="ENGAGE_SMTP_", frozen=True, extra="ignore")
+
+    host: str | None = None
+    port: int = 25
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = False
 
 
 def load_tenants(path: Path) -> dict[str, TenantConfig]:

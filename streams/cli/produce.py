@@ -79,15 +79,15 @@ async def publish_decision(settings: Settings, alert_id: str, decision: str, not
                            tutor: str | None) -> dict[str, Any]:
     """Publish a tutor's `review.decision` for an alert on engage.review.decisions."""
     from streams.cli.read import read_query
-    from streams.errors import EngineError
+    from streams.errors import EngageError
 
     found = await asyncio.to_thread(read_query, settings, "alert", {"alert_id": alert_id})
     if not found:
-        raise EngineError(f"no alert {alert_id!r} in the review queue")
+        raise EngageError(f"no alert {alert_id!r} in the review queue")
     alert = found[0]
     tutor_id = tutor or alert["tutor_id"]
     if not tutor_id:
-        raise EngineError("the alert names no tutor; say who decides with --tutor")
+        raise EngageError("the alert names no tutor; say who decides with --tutor")
     event: dict[str, Any] = {
         "event_id": f"decision-{uuid.uuid4()}",
         "type": "review.decision",
@@ -103,5 +103,5 @@ async def publish_decision(settings: Settings, alert_id: str, decision: str, not
         event["note"] = note
     report = await send_lines(settings, [json.dumps(event).encode()])
     if report["sent"] != 1:
-        raise EngineError("the decision could not be sent")
+        raise EngageError("the decision could not be sent")
     return event

@@ -9,13 +9,13 @@ import urllib.request
 from typing import Any
 
 from sinks.clickhouse import connect
-from sinks.errors import EngineLocked
-from streams.errors import EngineError
+from sinks.errors import ClickHouseFolderLocked
+from streams.errors import EngageError, QueryRefused
 from streams.settings import Settings
 from streams.views import named as readers
 
 
-class WorkerUnreachable(EngineError):
+class WorkerUnreachable(EngageError):
     pass
 
 
@@ -27,12 +27,12 @@ def read_query(settings: Settings, name: str, params: dict[str, str]) -> Any:
             password=(settings.clickhouse_password.get_secret_value()
                       if settings.clickhouse_password else None),
         )
-    except EngineLocked as locked:
+    except ClickHouseFolderLocked as locked:
         return ask_worker(settings, name, params, locked)
     try:
         return readers.run_named(name, client, settings, params)
-    except readers.QueryError as exc:
-        raise EngineError(str(exc)) from exc
+    except QueryRefused as exc:
+        raise EngageError(str(exc)) from exc
     finally:
         client.close()
 
@@ -45,7 +45,7 @@ def ask_worker(settings: Settings, name: str, params: dict[str, str], locked: Ex
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         detail = json.loads(exc.read() or b"{}").get("error", exc.reason)
-        raise EngineError(f"the worker answered {exc.code}: {detail}") from exc
+        raise EngageError(f"the worker answered {exc.code}: {detail}") from exc
     except OSError as exc:
         raise WorkerUnreachable(
             f"{locked}; the worker's web port {settings.web_port} did not answer ({exc})"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+
+from scoring.scores import WINDOW_DAYS, score_7d
 
 
 def _coefficient_text(coefficients: dict[str, float]) -> str:
@@ -39,13 +42,11 @@ def render_explain(view: dict[str, Any]) -> str:
         "",
         f"{'date':<12}{'VLE min':>9}{'app':>6}{'events':>8}{'no-module':>11}  daily score",
     ]
-    total = 0.0
     for day in view["days"]:
         coefficients = day.get("coefficients", view["coefficients"])
         c_min = coefficients.get("ele_minutes", 0.0)
         c_app = coefficients.get("app_choices", 0.0)
         c_evt = coefficients.get("event_checkins", 0.0)
-        total += day["daily_score"]
         arithmetic = (f"{c_min:g} x {day['ele_minutes']:.2f} + {c_app:g} x {day['app_choices']} + "
                       f"{c_evt:g} x {day['event_checkins']} = {day['daily_score']:.3f}")
         lines.append(
@@ -55,10 +56,12 @@ def render_explain(view: dict[str, Any]) -> str:
         modules = ", ".join(f"{m} {v:.2f}" for m, v in day["ele_minutes_by_module"].items())
         if modules:
             lines.append(f"{'':<12}  by module: {modules}")
+    last = date.fromisoformat(view["days"][-1]["date"])
+    mean = score_7d({date.fromisoformat(d["date"]): d["daily_score"] for d in view["days"]}, last)
     terms = " + ".join(f"{day['daily_score']:.3f}" for day in view["days"])
     lines += [
         "",
-        f"score_7d = ({terms}) / 7 = {total / 7:.2f}",
+        f"score_7d = ({terms}) / {WINDOW_DAYS} = {mean:.2f}",
         "Minutes without a module are shown but not scored. Scores are conversation aids, "
         "not assessment.",
     ]

@@ -89,6 +89,22 @@ class EventTimeProgress:
             None if self.waiting is None else set(self.waiting), self.reached_before,
             self.restored)
 
+    def partition_snapshot(self, partition: int) -> dict[str, list[int]]:
+        """How far each input topic's `partition` has got: its newest event time and next
+        offset, by topic (for the partition's snapshot in the changelog)."""
+        return {topic: [newest, self.next_offset.get((topic, p), 0)]
+                for (topic, p), newest in self.newest_ms.items() if p == partition}
+
+    def restore_partition(self, partition: int, snapshot: dict[str, list[int]]) -> None:
+        """Take in a partition's snapshot (what has been seen since counts too)."""
+        for topic, (newest, next_offset) in snapshot.items():
+            key = (topic, partition)
+            self.newest_ms[key] = max(newest, self.newest_ms.get(key, 0))
+            self.next_offset[key] = max(next_offset, self.next_offset.get(key, 0))
+
+    def partitions(self) -> set[int]:
+        return {partition for _, partition in self.newest_ms}
+
     def advance_all(self, now_ms: int) -> None:
         """The stream has been quiet: let the wall clock stand in for event time."""
         for key, ms in self.newest_ms.items():

@@ -1,60 +1,80 @@
-"""The engine's batch step, shared by the Faust worker and `engage backfill`.
+"""The engine, in the caller's process: the worker's engine process serves one, a file import and
+a recompute run one, and so do the tests.
 
-One call takes a batch of raw Kafka records and: dead-letters what it cannot accept, keeps
-consent, roster, attendance and decisions, gates engagement activity on consent, stores it,
-feeds it to the sessionizer, refolds days touched by late events from storage, and writes the
-changed measures, scores and alerts. Writes are flushed before the call returns, so the caller
-may commit the batch's offsets afterwards.
+A batch of raw Kafka records: dead-letter what cannot be accepted (`streams.engine.intake`),
+apply each event to its student (`scoring.steps`), store engagement activity that consent
+allows, feed it to the sessionizer, refold days touched by late events from storage, and write
+the changed measures, scores and alerts. The domain rules are in `scoring/`; this module
+orders the work, writes the rows, sends the messages and counts. Rows and messages are written
+before a call returns, so the caller may commit the batch's offsets afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import date, datetime, timedelta
+from functools import partial
+from typing import Any, Protocol
 
-from schemas.decode import DeadLetterReason, Rejection, decode_event
+from schemas.decode import DeadLetterReason, Rejection
 from schemas.events import Event
-from schemas.records import DeadLetterRecord, ReviewAlert, ScoreUpdate
-from schemas.topics import CONSENT, DEADLETTER, REVIEW_ALERTS, ROSTER, SCORES
-from scoring.alerts import ENGAGEMENT_RULES, exempt, forget_rules, resolve
+from schemas.records import ReviewAlert, ScoreUpdate
+from schemas.topics import CONSENT, REVIEW_ALERTS, ROSTER, SCORES
+from scoring import steps
 from scoring.config import TenantConfig
-from scoring.consent import ConsentTransition, allows, apply_change
-from scoring.engine import (
+from scoring.days import (
     RaisedAlert,
     ScoreRow,
     carry_due,
     carry_forward,
     days_to_evaluate,
-    evaluate_day,
     last_completed_day,
     measure_days,
 )
 from scoring.measures import KIND_OF_EVENT_TYPE, Activity
-from scoring.roster_policy import drop_reason, filter_roster_fields
-from scoring.rules import AttendanceMark
+from scoring.roster_policy import filter_roster_fields
 from scoring.sessionize import apply, last_click_counted, last_click_ms, prune, rebuild_from
 from scoring.student import StudentState
 from scoring.timebase import LocalCalendar, from_ms, to_ms
-from sinks import queries
-from sinks.rows import activity_row, alert_row, upsert_measures, upsert_scores
-from sinks.writer import ClickHouseSink, FlushReport
-from streams.engine.contract import BatchHooks, Hooks
-from streams.engine.event_time import EventTimeProgress, HighWater, no_lag
+from sinks.protocols import RowSink, StoredRows
+from sinks.reports import FlushReport
+from sinks.rows import (
+    AttendanceRow,
+    ConsentLogRow,
+    PrivacyAuditRow,
+    ReviewDecisionsRow,
+    StudentsRow,
+    UnconsentedEventsRow,
+    activity_row,
+    alert_row,
+    measures_rows,
+    scores_rows,
+)
+from streams.engine import intake
+from streams.engine.contract import (
+    ALL_READ,
+    BatchReport,
+    ChangelogEntry,
+    ConsumerView,
+    Counted,
+    Counts,
+    Discard,
+    OutboundMessage,
+    Publisher,
+    RawRecord,
+)
+from streams.engine.event_time import EventTimeProgress
+from streams.engine.rollback import Undo
 from streams.engine.students import StateStore
+from streams.errors import QueryRefused
 
 log = logging.getLogger(__name__)
 
-ENGAGEMENT_TYPES = {*KIND_OF_EVENT_TYPE, "event.registered"}
 SETUP_TOPICS = frozenset({CONSENT, ROSTER})
-# Well inside the producer's and the broker's default limits of about 1 MB per message.
-DEADLETTER_MESSAGE_MAX_BYTES = 512 * 1024
 # Batch work yields to the event loop this often: a batch (or a day's sweep) touching thousands
 # of students takes seconds, and a loop silent for the session timeout would miss heartbeats and
 # have the broker give the partitions away; the web server would stop answering too.
@@ -64,62 +84,13 @@ YIELD_EVERY_STUDENTS = 250
 SAVE_SLICE_STUDENTS = 5000
 
 
-def _as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+class Views(Protocol):
+    async def answer(self, name: str, params: dict[str, Any]) -> Any: ...
 
 
-def _roster_fields_allowed(record: RawRecord) -> tuple[bytes | None, list[str]]:
-    """A roster event that cannot be accepted is stored without the fields the roster policy
-    drops (special category data is never stored, not even in dead letters): the one case
-    where a dead letter is not the exact original. Returns the value to keep and what went."""
-    if record.value is None:
-        return record.value, []
-    try:
-        payload = json.loads(record.value)
-    except ValueError:
-        return record.value, []
-    if not isinstance(payload, dict) or (
-            record.topic != ROSTER and payload.get("type") != "roster.student"):
-        return record.value, []
-    kept, dropped = filter_roster_fields(payload)
-    if not dropped:
-        return record.value, []
-    return json.dumps(kept, ensure_ascii=False, separators=(",", ":")).encode(), dropped
-
-
-def event_hash(event_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
-
-
-class RawRecord(NamedTuple):
-    """One Kafka record as the batch step takes it (a tuple: one is built for every event)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None  # None: a tombstone, which the worker dead-letters
-    timestamp_ms: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OutboundMessage:
-    topic: str
-    key: bytes | None
-    value: bytes
-
-
-@dataclass
-class BatchOutcome:
-    consumed: int = 0
-    accepted: int = 0
-    dead_lettered: int = 0
-    late: int = 0
-    duplicates: int = 0
-    without_consent: int = 0
-    alerts: int = 0
-    messages: list[OutboundMessage] = field(default_factory=list)
-    flushes: list[FlushReport] = field(default_factory=list)
+class NoViews:
+    async def answer(self, name: str, params: dict[str, Any]) -> Any:
+        raise QueryRefused("this engine answers no read queries")
 
 
 @dataclass
@@ -131,229 +102,213 @@ class _StudentWork:
     touched: set[date] = field(default_factory=set)
     rescore: bool = False
     withdrawn: bool = False
-    decisions: list[tuple[str, str, datetime]] = field(default_factory=list)
+    decisions: list[steps.Decision] = field(default_factory=list)
 
 
-class _Undo:
-    """What one batch may change in memory, as it was before: the touched students' state (a
-    copy), event-time progress and the days swept. A failed batch is rolled back, so
-    retrying it record by record starts from where it started, instead of from half-applied
-    state that would, say, count a day as judged while the alerts it raised were discarded."""
+@dataclass
+class _Batch:
+    """What one batch (or tick) has done so far: reported and sent only once it is written."""
 
-    def __init__(self, processor: Processor) -> None:
-        self._processor = processor
-        self._progress = processor.progress.copy()
-        self._swept_day = dict(processor.swept_day)
-        self._scores_through = dict(processor.scores_through)
-        self._states: dict[str, StudentState | None] = {}
-
-    def remember(self, key: str, state: StudentState | None, *, activity_kept: bool = False
-                 ) -> None:
-        """`activity_kept`: the batch leaves this student's activity state alone (it only
-        carries scores forward and judges days), so the copy may share it. A day's rollover
-        touches every student at once, and copying their activity was most of its memory."""
-        if key in self._states:
-            return
-        if state is None:
-            self._states[key] = None
-        else:
-            self._states[key] = state.clone_sharing_activity() if activity_kept else state.clone()
-
-    def report_judged(self) -> None:
-        """Once the batch is written: the days its rules judged."""
-        processor = self._processor
-        for tenant, day in processor.swept_day.items():
-            if self._swept_day.get(tenant) != day:
-                processor.hooks.judged_through(tenant, processor.calendars[tenant].end_ms(day))
-
-    def roll_back(self) -> None:
-        processor = self._processor
-        processor.sink.discard()
-        processor.progress = self._progress
-        processor.swept_day = self._swept_day
-        processor.scores_through = self._scores_through
-        for key, copy_before in self._states.items():
-            processor.states.restore(key, copy_before)
+    counts: Counts = field(default_factory=Counts)
+    messages: list[OutboundMessage] = field(default_factory=list)
+    report: BatchReport = field(default_factory=BatchReport)
 
 
-class Processor:
+class LocalEngine:
     def __init__(
         self,
         *,
         tenants: dict[str, TenantConfig],
-        sink: ClickHouseSink,
+        sink: RowSink,
+        stored: StoredRows,
         states: StateStore,
+        publisher: Publisher | None = None,
+        views: Views | None = None,
         lateness_seconds: int = 600,
         max_future_hours: float = 24.0,
-        hooks: Hooks | None = None,
         wall_clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         rollover_quiet_seconds: float = 900.0,
         rules_settle_seconds: float = 6 * 3600,
-        highwater: HighWater = no_lag,
         partition_idle_seconds: float = 0.0,
     ) -> None:
         self.tenants = tenants
         self.sink = sink
+        self.stored = stored
         self.states = states
+        self.publisher: Publisher = Discard() if publisher is None else publisher
+        self.views: Views = NoViews() if views is None else views
         self.lateness_ms = lateness_seconds * 1000
         self.max_future = timedelta(hours=max_future_hours)
-        self.hooks = hooks or Hooks()
         self.wall_clock_ms = wall_clock_ms
         self.rollover_quiet_ms = int(rollover_quiet_seconds * 1000)
         self.rules_settle_ms = int(rules_settle_seconds * 1000)
         self.calendars = {name: LocalCalendar(cfg.timezone) for name, cfg in tenants.items()}
         # Derived from events, rebuilt after a restart; rule state lives in each student's state.
         self.progress = EventTimeProgress()
+        self.view: ConsumerView = ALL_READ
         self.swept_day: dict[str, date] = {}
         # Per tenant, the current day every student's score rows were last carried forward to.
         self.scores_through: dict[str, date] = {}
-        self.highwater: HighWater = highwater
         self.partition_idle_ms = int(partition_idle_seconds * 1000)
         self.last_event_wall_ms: int | None = None
         self.lock = asyncio.Lock()
-        self._undo: _Undo | None = None
+        self._undo: Undo | None = None
+        self._written_unreported: list[FlushReport] = []
 
-    # ------------------------------------------------------------------------------------
-    async def process(self, records: list[RawRecord]) -> BatchOutcome:
-        return await self._undoable(lambda: self._process(records))
-
-    async def _undoable(self, step: Callable[[], Awaitable[BatchOutcome]]) -> BatchOutcome:
-        async with self.lock:
-            undo = _Undo(self)
-            self._undo = undo
-            hooks = self.hooks
-            batch_hooks = self.hooks = BatchHooks(hooks)
-            try:
-                self._restore_event_time()
-                outcome = await step()
-            except BaseException:
-                undo.roll_back()
-                raise
-            finally:
-                self._undo = None
-                self.hooks = hooks
-            batch_hooks.hand_on()
-            undo.report_judged()
-            return outcome
-
-    async def process_isolating(self, records: list[RawRecord]) -> BatchOutcome:
+    # -- the interface (streams.engine.contract.Engine) ---------------------------------------
+    async def batch(self, records: Sequence[RawRecord], view: ConsumerView = ALL_READ
+                    ) -> BatchReport:
         """Like `process`, but a record that makes processing fail is dead-lettered with the
         error instead of stopping the stream: the batch is retried one record at a time."""
         try:
-            return await self.process(records)
+            report, messages = await self._undoable(
+                view, lambda batch: self._process(records, batch))
         except Exception:
             log.exception("a batch of %d records failed; retrying record by record",
                           len(records))
-        # `process` rolled the failed attempt back: its rows unwritten, state as it was.
-        combined = BatchOutcome(consumed=len(records))
+        else:
+            await self.publisher.publish(messages)
+            return report
+        # The failed attempt was rolled back: its rows unwritten, state as it was.
+        combined, messages = BatchReport(), []
         for record in records:
             try:
-                outcome = await self.process([record])
+                report, sent = await self._undoable(view, partial(self._process, [record]))
             except Exception as exc:
                 log.exception("record %s/%d@%d failed", record.topic, record.partition,
                               record.offset)
-                outcome = BatchOutcome()
-                async with self.lock:
-                    self._dead_letter(record, Rejection(DeadLetterReason.PROCESSING_FAILED,
-                                                        f"{type(exc).__name__}: {exc}"[:500]),
-                                      self.wall_clock_ms(), outcome)
-                    await self.sink.flush()
-            combined.messages += outcome.messages
-            combined.accepted += outcome.accepted
-            combined.dead_lettered += outcome.dead_lettered
-            combined.alerts += outcome.alerts
+                report, sent = await self._dead_letter_failed(record, exc)
+            combined.merge(report)
+            messages += sent
+        await self.publisher.publish(messages)
         return combined
 
-    async def _process(self, records: list[RawRecord]) -> BatchOutcome:
-        outcome = BatchOutcome(consumed=len(records))
+    async def tick(self, view: ConsumerView = ALL_READ) -> BatchReport:
+        """Close quiet students' last clicks by the wall clock; roll days over when a tenant's
+        stream has been quiet long enough for its event time to stop advancing."""
+        report, messages = await self._undoable(view, self._tick)
+        await self.publisher.publish(messages)
+        return report
+
+    def restore(self, entries: list[ChangelogEntry]) -> None:
+        self.states.apply_restored(entries)
+
+    async def keep_partitions(self, partitions: set[int]) -> int:
+        async with self.lock:
+            return self.states.keep_partitions(partitions)
+
+    async def query(self, name: str, params: dict[str, Any]) -> Any:
+        return await self.views.answer(name, params)
+
+    # -- batches ------------------------------------------------------------------------------
+    async def process(self, records: Sequence[RawRecord], view: ConsumerView = ALL_READ
+                      ) -> BatchReport:
+        """One batch, all or nothing: on failure nothing is written, sent or counted, the
+        state is as it was, and the error is raised."""
+        report, messages = await self._undoable(
+            view, lambda batch: self._process(records, batch))
+        await self.publisher.publish(messages)
+        return report
+
+    async def _undoable(self, view: ConsumerView, step: Callable[[_Batch], Awaitable[None]]
+                        ) -> tuple[BatchReport, list[OutboundMessage]]:
+        """Run a step under the lock; roll it back if it fails. Returns its report and the
+        messages to send (once sent, the step is done)."""
+        async with self.lock:
+            undo = Undo(self.progress, self.swept_day, self.scores_through)
+            self._undo = undo
+            batch = _Batch()
+            try:
+                self._take_view(view)
+                self._restore_event_time()
+                await step(batch)
+            except BaseException:
+                # Rows already written stay written, and are reported with the next answer.
+                self._written_unreported += batch.report.flushes
+                self._roll_back(undo)
+                raise
+            finally:
+                self._undo = None
+            report = batch.report
+            report.flushes[:0], self._written_unreported = self._written_unreported, []
+            report.counts = batch.counts
+            report.counts.add(Counted.SCORE_PUBLISHED,
+                              count=sum(m.topic == SCORES for m in batch.messages))
+            report.judged_through_ms = {
+                tenant: self.calendars[tenant].end_ms(day)
+                for tenant, day in undo.days_judged(self.swept_day).items()}
+            report.students_in_state = len(self.states)
+            return report, batch.messages
+
+    def _roll_back(self, undo: Undo) -> None:
+        self.sink.discard()
+        self.progress = undo.progress
+        self.swept_day = undo.swept_day
+        self.scores_through = undo.scores_through
+        undo.put_back(self.states.restore)
+
+    async def _dead_letter_failed(self, record: RawRecord, error: Exception
+                                  ) -> tuple[BatchReport, list[OutboundMessage]]:
+        batch = _Batch()
+        async with self.lock:
+            rejection = Rejection(DeadLetterReason.PROCESSING_FAILED,
+                                  f"{type(error).__name__}: {error}"[:500])
+            intake.dead_letter(record, rejection, from_ms(self.wall_clock_ms()), self.sink,
+                               batch.counts, batch.messages)
+            batch.report.flushes.append(await self.sink.flush())
+        batch.report.counts = batch.counts
+        batch.report.students_in_state = len(self.states)
+        return batch.report, batch.messages
+
+    def _take_view(self, view: ConsumerView) -> None:
+        """Which partitions the consumer saw holding unprocessed messages, and its high
+        watermarks, just before this request (see `streams.engine.event_time`)."""
+        self.view = view
+        if view.waiting is None:
+            self.progress.await_measurement()
+        else:
+            self.progress.note_waiting(set(view.waiting))
+
+    def _highwater(self, topic: str, partition: int) -> int | None:
+        return self.view.highwaters.get((topic, partition))
+
+    async def _process(self, records: Sequence[RawRecord], batch: _Batch) -> None:
         now_ms = self.wall_clock_ms()
         now = from_ms(now_ms)
         work: dict[str, _StudentWork] = {}
         # Who a student is and what they agreed to come first: consent is judged by event
         # time, and a batch mixes topics in whatever order the partitions were fetched.
         ordered = sorted(records, key=lambda r: r.topic not in SETUP_TOPICS)
-        accepted: dict[tuple[str, str], int] = {}
+        accepted = Counts()
         for record in ordered:
-            event = self._decode(record, now_ms, now, outcome)
-            if event is None:
+            event = intake.decode(record, self.tenants, now, self.max_future)
+            if isinstance(event, Rejection):
+                intake.dead_letter(record, event, now, self.sink, batch.counts, batch.messages)
                 continue
-            topic_type = (record.topic, event.type)
-            accepted[topic_type] = accepted.get(topic_type, 0) + 1
+            accepted.add(Counted.CONSUMED, record.topic, event.type)
             item = self._work_for(work, event, record.partition)
-            self._take_event(item, event, record, now, now_ms, outcome)
-        outcome.accepted = sum(accepted.values())
-        if outcome.accepted:
+            self._take_event(item, event, record, now, now_ms, batch)
+        if accepted.total(Counted.CONSUMED):
             self.last_event_wall_ms = now_ms
-        stored = await self.sink.flush()
-        outcome.flushes.append(stored)
-        self.hooks.flushed(stored, [], now_ms)
+        batch.report.flushes.append(await self.sink.flush())
 
         for item in work.values():
             if item.withdrawn:
-                await self._delete_engagement(item, now)
+                await self._withdraw(item, now)
         await self._move_alerts_on([d for item in work.values() for d in item.decisions])
         todays = self._current_days()
-        await self._score_all(work, now_ms, todays, outcome)
-        await self._carry_scores_forward(work, todays, outcome)
-        await self._sweep_rollover(work, outcome, now_ms)
-        report = await self.sink.flush()
+        await self._score_all(work, now_ms, todays, batch)
+        await self._carry_scores_forward(work, todays, batch)
+        await self._sweep_rollover(work, batch, now_ms)
+        batch.report.flushes.append(await self.sink.flush())
         # Counted once the batch's rows are written: a reader of the counter may take every
         # event counted so far to be visible in ClickHouse, and a failed batch counts nothing.
-        for (topic, event_type), count in accepted.items():
-            self.hooks.consumed(topic, event_type, count)
+        batch.counts.merge(accepted)
+        batch.report.arrivals_ms = [r.timestamp_ms for r in records if r.timestamp_ms is not None]
+        batch.report.written_at_ms = self.wall_clock_ms()
         await self._save_states(work)
+        self._save_progress({r.partition for r in records})
         await self.states.flush()
-        outcome.flushes.append(report)
-        arrivals = [r.timestamp_ms for r in records if r.timestamp_ms is not None]
-        self.hooks.flushed(report, arrivals, self.wall_clock_ms())
-        return outcome
-
-    # -- decoding ---------------------------------------------------------------------------
-    def _decode(self, record: RawRecord, now_ms: int, now: datetime, outcome: BatchOutcome
-                ) -> Event | None:
-        result = decode_event(
-            record.value, topic=record.topic, key=record.key, now=now, max_future=self.max_future,
-        )
-        if isinstance(result, Rejection):
-            self._dead_letter(record, result, now_ms, outcome)
-            return None
-        if result.tenant not in self.tenants:
-            self._dead_letter(
-                record,
-                Rejection(DeadLetterReason.UNKNOWN_TENANT,
-                          f"tenant {result.tenant!r} is not in the tenant configuration"),
-                now_ms,
-                outcome,
-            )
-            return None
-        return result
-
-    def _dead_letter(self, record: RawRecord, rejection: Rejection, now_ms: int,
-                     outcome: BatchOutcome) -> None:
-        value, dropped = _roster_fields_allowed(record)
-        for name in dropped:
-            self.hooks.roster_field_dropped(drop_reason(name))
-        if dropped:
-            rejection = Rejection(rejection.reason, rejection.detail + "; fields outside the "
-                                  f"roster allow-list removed before storing: {', '.join(dropped)}")
-        letter = DeadLetterRecord.from_raw(
-            value, record.key, record.topic, record.partition, record.offset, rejection,
-            from_ms(now_ms),
-        )
-        self.sink.add(
-            "dead_letters",
-            [
-                letter.topic, letter.partition if letter.partition is not None else -1,
-                letter.offset if letter.offset is not None else -1, letter.key,
-                letter.key_encoding, letter.original, letter.original_encoding,
-                str(letter.reason), letter.detail, letter.dead_lettered_at,
-            ],
-        )
-        outcome.messages.append(
-            OutboundMessage(DEADLETTER, record.key, letter.as_message(DEADLETTER_MESSAGE_MAX_BYTES))
-        )
-        outcome.dead_lettered += 1
-        self.hooks.dead_lettered(str(rejection.reason))
 
     # -- per event ----------------------------------------------------------------------------
     def _work_for(self, work: dict[str, _StudentWork], event: Event, partition: int
@@ -370,107 +325,83 @@ class Processor:
         return item
 
     def _take_event(self, item: _StudentWork, event: Event, record: RawRecord, now: datetime,
-                    now_ms: int, outcome: BatchOutcome) -> None:
+                    now_ms: int, batch: _Batch) -> None:
         state, sink = item.state, self.sink
         at_ms = to_ms(event.occurred_at)
         day = item.calendar.day_of(at_ms)
         self.progress.observe(record.topic, record.partition, record.offset, at_ms, now_ms)
-        if event.type in ENGAGEMENT_TYPES:
-            if not allows(item.config.consent_mode, state.consent, event.occurred_at):
-                outcome.without_consent += 1
-                self.hooks.without_consent(event.tenant)
-                sink.add("unconsented_events", [event.tenant, day, event.type,
-                                                event_hash(event.event_id)])
+        if steps.is_engagement(event.type):
+            if not steps.engagement_allowed(state, item.config, event.occurred_at):
+                batch.counts.add(Counted.WITHOUT_CONSENT, event.tenant)
+                sink.add(UnconsentedEventsRow(event.tenant, day, event.type,
+                                              intake.event_hash(event.event_id)))
                 return
-            sink.add("activity", activity_row(event, at_ms, day, now_ms, sink.versions.next()))
+            sink.add(activity_row(event, at_ms, day, now_ms, sink.versions.next()))
             kind = KIND_OF_EVENT_TYPE.get(event.type)
             if kind is not None:
                 item.activities.append(
-                    Activity(event.event_id, kind, at_ms, event.activity_module())
-                )
+                    Activity(event.event_id, kind, at_ms, event.activity_module()))
         elif event.type == "attendance.swipe":
-            sink.upsert(
-                "attendance",
-                (event.tenant, event.student_id, event.session_id, at_ms),
-                [event.tenant, event.student_id, event.session_id, event.event_id,
-                 event.occurred_at, day, event.status, at_ms],
-            )
-            known = state.attendance.get(event.session_id)
-            if known is None or known.at <= event.occurred_at:
-                state.attendance[event.session_id] = AttendanceMark(
-                    event.session_id, day, event.occurred_at, event.status
-                )
+            sink.add(AttendanceRow(event.tenant, event.student_id, event.session_id,
+                                   event.event_id, event.occurred_at, day, event.status, at_ms))
+            steps.mark_attendance(state, event.session_id, day, event.occurred_at, event.status)
         elif event.type == "roster.student":
             _, dropped = filter_roster_fields(event.model_extra or {})
-            for name in dropped:
-                self.hooks.roster_field_dropped(drop_reason(name))
-            if state.college != event.college:
+            intake.count_dropped_roster_fields(dropped, batch.counts)
+            if steps.take_roster(state, event.college, event.tutor_id):
                 item.rescore = True
-            state.college = event.college
-            state.tutor_id = event.tutor_id
-            sink.upsert(
-                "students",
-                (event.tenant, event.student_id),
-                [event.tenant, event.student_id, event.college, event.programme or "",
-                 event.year_group or "", event.tutor_id or "", event.occurred_at, at_ms],
-            )
+            sink.add(StudentsRow(event.tenant, event.student_id, event.college,
+                                 event.programme or "", event.year_group or "",
+                                 event.tutor_id or "", event.occurred_at, at_ms))
         elif event.type == "consent.changed":
-            sink.add("consent_log", [event.tenant, event.student_id, event.event_id,
-                                     event.granted, event.occurred_at, now])
-            new_state, transition = apply_change(
-                item.config.consent_mode, state.consent, event.granted, event.occurred_at
-            )
-            state.consent = new_state
-            if transition is ConsentTransition.WITHDRAWN:
+            sink.add(ConsentLogRow(event.tenant, event.student_id, event.event_id,
+                                   event.granted, event.occurred_at, now))
+            if steps.take_consent(state, item.config, event.granted, event.occurred_at):
                 item.withdrawn = True
                 item.activities.clear()
         elif event.type == "review.decision":
-            sink.add("review_decisions", [
+            sink.add(ReviewDecisionsRow(
                 event.tenant, event.student_id, event.event_id, event.alert_id or "",
                 event.decision, event.tutor_id, event.note or "", event.exempt_until,
-                event.occurred_at,
-            ])
-            if event.decision == "exempted" and event.exempt_until is not None:
-                state.alerts = exempt(state.alerts, event.exempt_until)
-            elif event.alert_id:
-                state.alerts, _ = resolve(state.alerts, event.alert_id, event.decision, day)
-                item.decisions.append((event.alert_id, str(event.decision), event.occurred_at))
+                event.occurred_at))
+            if steps.take_decision(state, event.decision, event.alert_id, event.exempt_until,
+                                   day) and event.alert_id:
+                item.decisions.append(
+                    steps.Decision(event.alert_id, str(event.decision), event.occurred_at))
 
     # -- scoring ------------------------------------------------------------------------------
     async def _score_all(self, work: dict[str, _StudentWork], now_ms: int,
-                         todays: dict[str, date], outcome: BatchOutcome) -> None:
+                         todays: dict[str, date], batch: _Batch) -> None:
         for n, item in enumerate(work.values(), start=1):
-            await self._score(item, now_ms, todays.get(item.state.tenant), outcome)
+            await self._score(item, now_ms, todays.get(item.state.tenant), batch)
             if n % YIELD_EVERY_STUDENTS == 0:
                 await asyncio.sleep(0)
 
-    async def _score(self, item: _StudentWork, now_ms: int, today: date | None,
-                     outcome: BatchOutcome) -> None:
+    async def _score(self, item: _StudentWork, now_ms: int, today: date | None, batch: _Batch
+                     ) -> None:
         state = item.state
         touched = set(item.touched)
         if item.activities:
             result = apply(state.activity, item.activities, lateness_ms=self.lateness_ms,
                            calendar=item.calendar)
             touched |= result.touched_days
-            if result.duplicates:
-                outcome.duplicates += len(result.duplicates)
-                self.hooks.duplicate(len(result.duplicates))
+            batch.counts.add(Counted.DUPLICATE, count=len(result.duplicates))
             if result.late:
-                outcome.late += len(result.late)
-                self.hooks.late(state.tenant, len(result.late))
+                batch.counts.add(Counted.LATE, state.tenant, count=len(result.late))
                 touched |= await self._refold(item, result.late)
             state.tail_shown_closed = False
         if item.rescore:
             touched |= set(state.activity.days)
         if not touched:
             return
-        clock_ms = max(now_ms, state.activity.newest_ms or 0)
+        clock_ms = steps.scoring_clock_ms(state, now_ms)
         measures, scores = measure_days(state, touched, item.config, clock_ms=clock_ms,
                                         calendar=item.calendar, today=today)
-        upsert_measures(self.sink, state.tenant, state.student_id, measures)
-        upsert_scores(self.sink, state.tenant, state.student_id, scores)
+        versions = self.sink.versions.next
+        for measure in measures_rows(state.tenant, state.student_id, measures, versions):
+            self.sink.add(measure)
+        self._write_scores(state, scores, batch)
         prune(state.activity, item.calendar)
-        self._publish_scores(state, scores, outcome)
         state.tail_shown_closed = last_click_counted(state.activity, clock_ms)
 
     def _current_days(self) -> dict[str, date]:
@@ -480,13 +411,13 @@ class Processor:
         Not simply the newest event seen: a worker catching up reads some partitions days ahead of
         others. Unlike the rules, rows need not wait for partitions that are caught up but may still
         deliver: a late event rewrites the rows it moves."""
-        reached = self.progress.watermark(self.highwater)
+        reached = self.progress.watermark(self._highwater)
         if reached is None:
             return {}
         return {tenant: calendar.day_of(reached) for tenant, calendar in self.calendars.items()}
 
     async def _carry_scores_forward(self, work: dict[str, _StudentWork],
-                                    todays: dict[str, date], outcome: BatchOutcome) -> None:
+                                    todays: dict[str, date], batch: _Batch) -> None:
         """When a tenant's current day (`todays`, see `_current_days`) moves on, write the new
         days' score rows of every student whose 7-day average still counts a recent score:
         nothing new happened to them, but their average moved."""
@@ -503,9 +434,8 @@ class Processor:
                     item = _StudentWork(state, self.tenants[state.tenant],
                                         self.calendars[state.tenant])
                     work[state.key] = item
-                rows = carry_forward(item.state, item.config, today)
-                upsert_scores(self.sink, state.tenant, state.student_id, rows)
-                self._publish_scores(item.state, rows, outcome)
+                self._write_scores(item.state, carry_forward(item.state, item.config, today),
+                                   batch)
 
     async def _students_of(self, days: dict[str, date]) -> AsyncIterator[tuple[StudentState, date]]:
         """Every student in state whose tenant is in `days`, with that tenant's day; yields to
@@ -521,35 +451,32 @@ class Processor:
         state = item.state
         first_day = min(item.calendar.day_of(a.at_ms) for a in late) - timedelta(days=1)
         since = from_ms(item.calendar.start_ms(first_day))
-        stored = await self.sink.run(
-            lambda client: queries.engagement_activity(client, state.tenant, state.student_id,
-                                                       since)
-        )
+        stored = await self.stored.engagement_activity(state.tenant, state.student_id, since)
         return rebuild_from(state.activity, first_day, stored, calendar=item.calendar)
 
-    def _publish_scores(self, state: StudentState, rows: list[ScoreRow], outcome: BatchOutcome
-                        ) -> None:
+    def _write_scores(self, state: StudentState, rows: list[ScoreRow], batch: _Batch) -> None:
         """Every score row written, on the topic too."""
+        for row in scores_rows(state.tenant, state.student_id, rows, self.sink.versions.next):
+            self.sink.add(row)
         computed_at = from_ms(self.wall_clock_ms())
-        for row in rows:
+        for score in rows:
             update = ScoreUpdate(
-                tenant=state.tenant, student_id=state.student_id, date=row.day,
-                college=row.college, daily_score=row.daily_score, score_7d=row.score_7d,
-                band=row.band, computed_at=computed_at,
+                tenant=state.tenant, student_id=state.student_id, date=score.day,
+                college=score.college, daily_score=score.daily_score, score_7d=score.score_7d,
+                band=score.band, computed_at=computed_at,
             )
-            outcome.messages.append(
-                OutboundMessage(SCORES, state.key.encode(), update.model_dump_json().encode())
-            )
+            batch.messages.append(
+                OutboundMessage(SCORES, state.key.encode(), update.model_dump_json().encode()))
 
     # -- rules --------------------------------------------------------------------------------
-    async def _sweep_rollover(self, work: dict[str, _StudentWork], outcome: BatchOutcome,
-                        now_ms: int) -> None:
+    async def _sweep_rollover(self, work: dict[str, _StudentWork], batch: _Batch, now_ms: int
+                              ) -> None:
         """Evaluate the rules once per completed local day for every student in state.
 
         A day counts as completed when the low watermark of event time (see
         `streams.engine.event_time`) is `rules_settle` past its end."""
         watermark = self.progress.watermark(
-            self.highwater,
+            self._highwater,
             active_since_ms=now_ms - self.partition_idle_ms if self.partition_idle_ms else None)
         if watermark is None:
             return
@@ -573,96 +500,93 @@ class Processor:
         for n, item in enumerate(work.values(), start=1):
             completed_day = due.get(item.state.tenant)
             if completed_day is not None:
-                self._evaluate(item, completed_day, outcome)
+                raised = steps.judge_days(item.state, completed_day, item.config, item.calendar)
+                self._raise(item.state, raised, batch)
             if n % YIELD_EVERY_STUDENTS == 0:
                 await asyncio.sleep(0)
 
+    def _save_progress(self, partitions: set[int]) -> None:
+        """With the students, how far the engine has got (snapshotted like them, so that a
+        restart restores it): each partition's event time and offsets, and per tenant the day
+        the rules judged through and the day score rows were carried forward to."""
+        swept = {tenant: day.isoformat() for tenant, day in self.swept_day.items()}
+        carried = {tenant: day.isoformat() for tenant, day in self.scores_through.items()}
+        for partition in partitions:
+            self.states.put_progress(partition, {
+                "event_time": self.progress.partition_snapshot(partition),
+                "swept_day": swept, "scores_through": carried})
+
     def _restore_event_time(self) -> None:
-        """Once the students' state is in (the worker is ready), take in how far event time had
-        got before a restart: a worker restarted after all was read has no event left to learn
-        it from, and would never judge the days still open."""
+        """Once the students' state is in (the worker is ready), take in how far the engine
+        had got before a restart (see `_save_progress`): a worker restarted after all was read
+        has no event left to learn event time from, and would never judge the days still open.
+        Held partitions can have got to different days (one was another worker's until a
+        rebalance): the days judged and carried through are those every one of them reached,
+        and each student's own judged-through and scored-through days keep anything from
+        being done twice."""
         progress = self.progress
         if progress.restored or progress.waiting is None:
             return
+        snapshots = self.states.progress()
+        for partition, snapshot in snapshots.items():
+            progress.restore_partition(partition, snapshot.get("event_time", {}))
+        for name, days in (("swept_day", self.swept_day),
+                           ("scores_through", self.scores_through)):
+            if days or not snapshots:
+                continue
+            reached = [snapshot.get(name, {}) for snapshot in snapshots.values()]
+            for tenant in self.tenants:
+                held = [date.fromisoformat(r[tenant]) for r in reached if tenant in r]
+                if len(held) == len(reached):
+                    days[tenant] = min(held)
         progress.restore(max((ms for ms in (s.newest_event_ms() for s in self.states.states())
                               if ms is not None), default=None))
         if self.last_event_wall_ms is None and progress.reached_before is not None:
             # Quiet from now on counts from the restart (see `tick`).
             self.last_event_wall_ms = self.wall_clock_ms()
 
-    def _evaluate(self, item: _StudentWork, completed: date, outcome: BatchOutcome) -> None:
-        for day in days_to_evaluate(item.state, completed):
-            raised = evaluate_day(item.state, day, item.config,
-                                  day_end_ms=item.calendar.end_ms(day))
-            self._raise(item, raised, outcome)
-            item.state.evaluated_through = day
-            item.state.prune(day)
-
-    def _raise(self, item: _StudentWork, raised: list[RaisedAlert], outcome: BatchOutcome
-               ) -> None:
-        state = item.state
+    def _raise(self, state: StudentState, raised: list[RaisedAlert], batch: _Batch) -> None:
         created_at = from_ms(self.wall_clock_ms())
         for alert in raised:
-            self.sink.upsert(
-                "review_queue",
-                (alert.alert_id,),
-                alert_row(state.tenant, state.student_id, alert, created_at,
-                          self.sink.versions.next()),
-            )
+            self.sink.add(alert_row(state.tenant, state.student_id, alert, created_at,
+                                    self.sink.versions.next()))
             message = ReviewAlert(
                 alert_id=alert.alert_id, tenant=state.tenant, student_id=state.student_id,
                 tutor_id=alert.tutor_id, rule=alert.hit.rule, day=alert.hit.day,
-                evidence=alert.hit.evidence, status="pending_review", created_at=created_at,
+                evidence=alert.hit.evidence, status=steps.PENDING, created_at=created_at,
             )
-            outcome.messages.append(
-                OutboundMessage(REVIEW_ALERTS, state.key.encode(),
-                                message.model_dump_json().encode())
-            )
-            outcome.alerts += 1
-            self.hooks.alert_raised(alert.hit.rule)
+            batch.messages.append(OutboundMessage(REVIEW_ALERTS, state.key.encode(),
+                                                  message.model_dump_json().encode()))
+            batch.counts.add(Counted.ALERT_RAISED, alert.hit.rule)
 
-    async def _move_alerts_on(self, decisions: list[tuple[str, str, datetime]]) -> None:
+    async def _move_alerts_on(self, decisions: list[steps.Decision]) -> None:
         """Record each alert's latest decision as its status in the review queue."""
         if not decisions:
             return
-        found = await self.sink.run(
-            lambda client: queries.alerts_by_id(client, [d[0] for d in decisions])
-        )
-        alerts = {row["alert_id"]: row for row in found}
-        for alert_id, decision, decided_at in sorted(decisions, key=lambda d: d[2]):
-            row = alerts.get(alert_id)
+        alerts = await self.stored.alerts([d.alert_id for d in decisions])
+        for decision in steps.in_decision_order(decisions):
+            row = alerts.get(decision.alert_id)
             if row is None:
-                log.warning("decision for unknown alert %s kept as a record only", alert_id)
+                log.warning("decision for unknown alert %s kept as a record only",
+                            decision.alert_id)
                 continue
-            if row["status"] != "pending_review" and _as_utc(row["updated_at"]) > decided_at:
-                # A decision made earlier but delivered later is kept as a record only.
+            if not steps.decision_moves_alert(row.status, row.updated_at, decision.decided_at):
                 continue
-            row.update(status=decision, updated_at=decided_at)
-            self.sink.upsert("review_queue", (alert_id,), [
-                row["alert_id"], row["tenant"], row["student_id"], row["tutor_id"], row["rule"],
-                row["day"], row["evidence"], row["status"], row["created_at"],
-                row["updated_at"], self.sink.versions.next(),
-            ])
+            row = row._replace(status=decision.decision, updated_at=decision.decided_at,
+                               version=self.sink.versions.next())
+            alerts[decision.alert_id] = row
+            self.sink.add(row)
 
     # -- withdrawal ---------------------------------------------------------------------------
-    async def _delete_engagement(self, item: _StudentWork, now: Any) -> None:
+    async def _withdraw(self, item: _StudentWork, now: datetime) -> None:
         state = item.state
-        deleted = await self.sink.run(
-            lambda client: queries.delete_engagement(client, state.tenant, state.student_id)
-        )
-        state.forget_engagement()
-        state.alerts = forget_rules(state.alerts, ENGAGEMENT_RULES)
-        self.sink.add("privacy_audit", [state.tenant, state.student_id, "delete_engagement",
-                                        "consent withdrawn", deleted, now])
+        deleted = await self.stored.erase_engagement(state.tenant, state.student_id)
+        steps.withdraw(state)
+        self.sink.add(PrivacyAuditRow(state.tenant, state.student_id, "delete_engagement",
+                                      "consent withdrawn", deleted, now))
 
     # -- wall-clock housekeeping --------------------------------------------------------------
-    async def tick(self) -> BatchOutcome:
-        """Close quiet students' last clicks by the wall clock; roll days over when a tenant's
-        stream has been quiet long enough for its event time to stop advancing."""
-        return await self._undoable(self._tick)
-
-    async def _tick(self) -> BatchOutcome:
-        outcome = BatchOutcome()
+    async def _tick(self, batch: _Batch) -> None:
         now_ms = self.wall_clock_ms()
         work: dict[str, _StudentWork] = {}
         for state in self.states.states():
@@ -674,16 +598,16 @@ class Processor:
             item = _StudentWork(state, self.tenants[state.tenant], self.calendars[state.tenant])
             item.touched.add(item.calendar.day_of(last_click))
             work[state.key] = item
-        await self._score_all(work, now_ms, self._current_days(), outcome)
+        await self._score_all(work, now_ms, self._current_days(), batch)
         quiet_since = self.last_event_wall_ms
         if quiet_since is not None and now_ms - quiet_since >= self.rollover_quiet_ms:
             self.progress.advance_all(now_ms)
-        await self._carry_scores_forward(work, self._current_days(), outcome)
-        await self._sweep_rollover(work, outcome, now_ms)
-        outcome.flushes.append(await self.sink.flush())
+        await self._carry_scores_forward(work, self._current_days(), batch)
+        await self._sweep_rollover(work, batch, now_ms)
+        batch.report.flushes.append(await self.sink.flush())
         await self._save_states(work)
+        self._save_progress(self.progress.partitions())
         await self.states.flush()
-        return outcome
 
     def _remember(self, key: str, state: StudentState | None, *, activity_kept: bool = False
                   ) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
-from streams.engine.local import OutboundMessage
+from streams.engine.contract import OutboundMessage
 from streams.engine.students import ChangelogRecord
 from streams.settings import Settings
 
@@ -48,7 +48,7 @@ class Outbound:
     async def stop(self) -> None:
         await self._producer.stop()
 
-    async def messages(self, messages: Sequence[OutboundMessage]) -> None:
+    async def publish(self, messages: Sequence[OutboundMessage]) -> None:
         # Generators, not lists: a rollover's 100,000 messages are not copied once more.
         await self._send((m.topic, None, m.key, m.value) for m in messages)
 

@@ -1,5 +1,6 @@
-"""The Faust process's end of the channel to the worker's engine process (see
-`streams.engine.server`): starts it, sends it requests and hands back its answers."""
+"""The engine over the socket: the Faust process's end of the channel to the worker's engine
+process (see `streams.engine.server`), which starts it and implements
+`streams.engine.contract.Engine` by asking it."""
 
 from __future__ import annotations
 
@@ -12,25 +13,36 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from streams.engine.contract import (
+    ALL_READ,
+    BatchReport,
+    ChangelogEntry,
+    ConsumerView,
+    RawRecord,
+    SinkErrorNotice,
+)
 from streams.engine.wire import (
-    FAILED,
-    NOTICE,
-    OK,
-    READY,
-    STOP,
+    REFUSED,
+    UNASKED,
+    Answered,
+    BatchRequest,
+    Failed,
+    KeepRequest,
+    QueryRequest,
+    Ready,
     RemoteFailure,
+    Request,
+    RestoreRequest,
+    StopRequest,
+    TickRequest,
     encode,
     read_frame,
 )
-from streams.errors import EngineError
+from streams.errors import EngineProcessGone, QueryRefused
 
 log = logging.getLogger(__name__)
 
 STOP_SECONDS = 60.0
-
-
-class EngineProcessGone(EngineError):
-    """The engine process exited while the worker still needed it."""
 
 
 def engine_command() -> list[str]:
@@ -42,12 +54,12 @@ def engine_command() -> list[str]:
     return [sys.executable, sys.argv[0], "engine"]
 
 
-class EngineLink:
-    """`on_notice(payload)` hears what the engine reports between answers; `on_gone(error)`,
+class RemoteEngine:
+    """`on_notice(notice)` hears what the engine reports between answers; `on_gone(error)`,
     that it went away while the worker was running."""
 
     def __init__(self, command: Sequence[str], *, changelog_topic: str, loglevel: str,
-                 ready_timeout: float, on_notice: Callable[[Any], None],
+                 ready_timeout: float, on_notice: Callable[[SinkErrorNotice], None],
                  on_gone: Callable[[EngineProcessGone], None]) -> None:
         self._command = list(command)
         self._changelog_topic = changelog_topic
@@ -74,7 +86,7 @@ class EngineLink:
                 pass_fds=[theirs.fileno()],
             )
         reader, self._writer = await asyncio.open_unix_connection(sock=ours)
-        ready = self._expect(0)
+        ready = self._expect(UNASKED)
         self._reading = asyncio.ensure_future(self._read(reader))
         try:
             self.engine_pid = await asyncio.wait_for(ready, self._ready_timeout)
@@ -95,7 +107,7 @@ class EngineLink:
                 and not self._writer.is_closing()):
             with contextlib.suppress(ConnectionError, RemoteFailure, EngineProcessGone,
                                      TimeoutError):
-                await asyncio.wait_for(await self.request(STOP, None), STOP_SECONDS)
+                await asyncio.wait_for(await self.request(StopRequest()), STOP_SECONDS)
         try:
             status = await asyncio.wait_for(process.wait(), STOP_SECONDS)
         except TimeoutError:
@@ -108,48 +120,72 @@ class EngineLink:
             await asyncio.gather(self._reading, return_exceptions=True)
         return status
 
-    # -- requests ------------------------------------------------------------------------------
-    def send_nowait(self, kind: str, payload: Any) -> None:
-        """A frame nothing answers, queued without waiting (callers that cannot await)."""
-        self._write(kind, 0, payload)
+    # -- the interface (streams.engine.contract.Engine) ---------------------------------------
+    async def batch(self, records: Sequence[RawRecord], view: ConsumerView = ALL_READ
+                    ) -> BatchReport:
+        report: BatchReport = await self.call(BatchRequest(list(records), view))
+        return report
 
-    async def request(self, kind: str, payload: Any) -> asyncio.Future[Any]:
+    async def tick(self, view: ConsumerView = ALL_READ) -> BatchReport:
+        report: BatchReport = await self.call(TickRequest(view))
+        return report
+
+    def restore(self, entries: list[ChangelogEntry]) -> None:
+        """Queued without waiting: Faust's recovery calls this where it cannot await."""
+        self._write(UNASKED, RestoreRequest(entries))
+
+    async def keep_partitions(self, partitions: set[int]) -> int:
+        kept: int = await self.call(KeepRequest(partitions))
+        return kept
+
+    async def query(self, name: str, params: dict[str, Any]) -> Any:
+        try:
+            return await self.call(QueryRequest(name, params))
+        except RemoteFailure as failure:
+            if failure.kind == REFUSED:
+                raise QueryRefused(failure.message) from None
+            raise
+
+    # -- requests ------------------------------------------------------------------------------
+    async def request(self, request: Request) -> asyncio.Future[Any]:
         """Send a request now; the future holds its answer (or the engine's failure)."""
         self._next_id += 1
         answer = self._expect(self._next_id)
-        self._write(kind, self._next_id, payload)
+        self._write(self._next_id, request)
         assert self._writer is not None
         await self._writer.drain()
         return answer
 
-    async def call(self, kind: str, payload: Any) -> Any:
-        return await (await self.request(kind, payload))
+    async def call(self, request: Request) -> Any:
+        return await (await self.request(request))
 
     def _expect(self, request_id: int) -> asyncio.Future[Any]:
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._answers[request_id] = answer
         return answer
 
-    def _write(self, kind: str, request_id: int, payload: Any) -> None:
+    def _write(self, request_id: int, request: Request) -> None:
         if self._writer is None or self._writer.is_closing():
             raise EngineProcessGone("the engine process is not running")
-        self._writer.write(encode(kind, request_id, payload))
+        self._writer.write(encode(request_id, request))
 
     # -- answers -------------------------------------------------------------------------------
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
             while (frame := await read_frame(reader)) is not None:
-                if frame.kind == NOTICE:
-                    self._on_notice(frame.payload)
+                body = frame.body
+                if isinstance(body, SinkErrorNotice):
+                    self._on_notice(body)
                     continue
                 answer = self._answers.pop(frame.request_id, None)
                 if answer is None or answer.done():
                     continue
-                if frame.kind in (OK, READY):
-                    answer.set_result(frame.payload)
-                elif frame.kind == FAILED:
-                    kind, message, trace = frame.payload
-                    answer.set_exception(RemoteFailure(kind, message, trace))
+                if isinstance(body, Ready):
+                    answer.set_result(body.pid)
+                elif isinstance(body, Answered):
+                    answer.set_result(body.value)
+                elif isinstance(body, Failed):
+                    answer.set_exception(RemoteFailure(body.kind, body.message, body.trace))
         except ConnectionError as exc:
             log.error("the channel to the engine process broke: %s", exc)
         self._gone()

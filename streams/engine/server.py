@@ -21,39 +21,38 @@ import signal
 import socket
 import sys
 import traceback
-from collections.abc import Awaitable, Callable
-from typing import Any
 
-from schemas.topics import SCORES
 from sinks.clickhouse import purge_allocator
-from sinks.errors import EngineLocked, SinkUnavailable
+from sinks.errors import ClickHouseFolderLocked, SinkUnavailable
+from sinks.stored import StoredRecords
 from sinks.writer import ClickHouseSink
-from streams.engine.contract import RecordedHooks
-from streams.engine.local import BatchOutcome, Processor, RawRecord
+from streams.engine.contract import BatchReport, RawRecord, SinkErrorNotice
+from streams.engine.local import LocalEngine
 from streams.engine.outbound import Outbound
 from streams.engine.sink import open_sink
 from streams.engine.students import ChangelogStates
 from streams.engine.wire import (
-    BAD_QUERY,
-    BATCH,
-    FAILED,
-    KEEP,
-    NOTICE,
-    OK,
-    QUERY,
-    READY,
-    RESTORE,
-    STOP,
-    TICK,
-    EngineReport,
+    REFUSED,
+    UNASKED,
+    Answer,
+    Answered,
+    BatchRequest,
+    Failed,
     Frame,
+    KeepRequest,
+    QueryRequest,
+    Ready,
+    RestoreRequest,
+    StopRequest,
+    TickRequest,
     encode,
     read_frame,
 )
+from streams.errors import QueryRefused
 from streams.settings import Settings
 from streams.tuning.collector import GarbageCollectorTime, tune_garbage_collector
 from streams.tuning.heap import HeapTrimmer, glibc_malloc_trim
-from streams.views import named as readers
+from streams.views.named import NamedViews
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +75,9 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 class EngineServer:
+    """A `LocalEngine` on ClickHouse, the students' changelog and the output topics, answering
+    the Faust process's requests."""
+
     def __init__(self, settings: Settings, changelog_topic: str,
                  reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.settings = settings
@@ -85,21 +87,21 @@ class EngineServer:
         self.sink: ClickHouseSink = open_sink(settings, on_error=self._sink_error)
         self.outbound = Outbound(settings, changelog_topic)
         self.states = ChangelogStates(self.outbound.changelog)
-        self.hooks = RecordedHooks()
-        self._highwaters: dict[tuple[str, int], int | None] = {}
-        self.processor = Processor(
+        self.engine = LocalEngine(
             tenants=settings.tenants,
             sink=self.sink,
+            stored=StoredRecords(self.sink),
             states=self.states,
+            publisher=self.outbound,
+            views=NamedViews(self.sink, settings),
             lateness_seconds=settings.lateness_seconds,
             max_future_hours=settings.max_future_hours,
-            hooks=self.hooks,
             rollover_quiet_seconds=settings.rollover_quiet_seconds,
             rules_settle_seconds=settings.rules_settle_seconds,
-            highwater=self._highwater,
             partition_idle_seconds=settings.partition_idle_seconds,
         )
-        self.processor.progress.await_measurement()
+        # Event time is unknown until the consumer's first measurement comes with a request.
+        self.engine.progress.await_measurement()
         self.heap_trims: dict[str, int] = {}
         self.heap = HeapTrimmer(settings.heap_trim_seconds, glibc_malloc_trim())
         self.purges_allocator = settings.embedded_clickhouse
@@ -113,12 +115,12 @@ class EngineServer:
             await self.outbound.start(KAFKA_START_SECONDS)
         except Exception as exc:
             log.error("the engine process could not start: %s", exc)
-            self._send(FAILED, 0, (type(exc).__name__, str(exc), traceback.format_exc()))
+            self._send(UNASKED, Failed(type(exc).__name__, str(exc), traceback.format_exc()))
             await self._writer.drain()
             return False
         tune_garbage_collector(self.settings.gc_young_threshold)
         self.gc_time = GarbageCollectorTime()
-        self._send(READY, 0, os.getpid())
+        self._send(UNASKED, Ready(os.getpid()))
         return True
 
     async def _connect_sink(self) -> None:
@@ -127,7 +129,7 @@ class EngineServer:
             try:
                 await self.sink.run(lambda client: None)
                 return
-            except EngineLocked:
+            except ClickHouseFolderLocked:
                 if self._loop.time() > deadline:
                     raise
                 await asyncio.sleep(0.5)
@@ -150,11 +152,11 @@ class EngineServer:
         queries: set[asyncio.Task[None]] = set()
         while not working.done():
             frame = await read_frame(self._reader)
-            if frame is None or frame.kind == STOP:
-                ordered.put_nowait(frame or Frame(STOP, 0, None))
+            if frame is None or isinstance(frame.body, StopRequest):
+                ordered.put_nowait(frame or Frame(UNASKED, StopRequest()))
                 break
-            if frame.kind == QUERY:
-                task = asyncio.ensure_future(self._answer(frame, self._query))
+            if isinstance(frame.body, QueryRequest):
+                task = asyncio.ensure_future(self._answer(frame))
                 queries.add(task)
                 task.add_done_callback(queries.discard)
             else:
@@ -164,80 +166,55 @@ class EngineServer:
             await asyncio.gather(*queries, return_exceptions=True)
 
     async def _work(self, ordered: asyncio.Queue[Frame]) -> None:
-        handlers: dict[str, Callable[[Any], Awaitable[Any]]] = {
-            BATCH: self._batch, TICK: self._tick, KEEP: self._keep,
-        }
         while True:
             frame = await ordered.get()
-            if frame.kind == STOP:
-                self._send(OK, frame.request_id, None)
+            if isinstance(frame.body, StopRequest):
+                self._send(frame.request_id, Answered(None))
                 return
-            if frame.kind == RESTORE:
-                self.states.apply_restored(frame.payload)
+            if isinstance(frame.body, RestoreRequest):
+                self.engine.restore(frame.body.entries)
                 continue
-            await self._answer(frame, handlers[frame.kind])
+            await self._answer(frame)
 
-    async def _answer(self, frame: Frame, handler: Callable[[Any], Awaitable[Any]]) -> None:
+    async def _answer(self, frame: Frame) -> None:
         try:
-            result = await handler(frame.payload)
-        except readers.QueryError as exc:
-            self._send(FAILED, frame.request_id, (BAD_QUERY, str(exc), ""))
+            result = await self._handle(frame.body)
+        except QueryRefused as exc:
+            self._send(frame.request_id, Failed(REFUSED, str(exc), ""))
             return
         except Exception as exc:
-            log.exception("%s %d failed", frame.kind, frame.request_id)
-            self._send(FAILED, frame.request_id,
-                       (type(exc).__name__, str(exc), traceback.format_exc()))
+            log.exception("request %d (%s) failed", frame.request_id, type(frame.body).__name__)
+            self._send(frame.request_id,
+                       Failed(type(exc).__name__, str(exc), traceback.format_exc()))
             return
-        self._send(OK, frame.request_id, result)
+        self._send(frame.request_id, Answered(result))
         await self._writer.drain()
 
-    # -- the requests --------------------------------------------------------------------------
-    async def _batch(self, payload: tuple[list[tuple[Any, ...]], Any, Any]) -> EngineReport:
-        records, waiting, highwaters = payload
-        self._take_consumer_view(waiting, highwaters)
-        outcome = await self.processor.process_isolating(list(map(RawRecord._make, records)))
-        return await self._publish(outcome)
+    async def _handle(self, request: object) -> object:
+        match request:
+            case BatchRequest(records, view):
+                return await self._tuned(
+                    await self.engine.batch(list(map(RawRecord._make, records)), view))
+            case TickRequest(view):
+                return await self._tuned(await self.engine.tick(view))
+            case KeepRequest(partitions):
+                return await self.engine.keep_partitions(partitions)
+            case QueryRequest(name, params):
+                return await self.engine.query(name, params)
+        raise TypeError(f"not a request the engine answers: {request!r}")
 
-    async def _tick(self, payload: tuple[Any, Any]) -> EngineReport:
-        self._take_consumer_view(*payload)
-        return await self._publish(await self.processor.tick())
-
-    async def _keep(self, partitions: set[int]) -> int:
-        return self.states.keep_partitions(partitions)
-
-    async def _query(self, payload: tuple[str, dict[str, Any]]) -> Any:
-        name, params = payload
-        return await self.sink.run(
-            lambda client: readers.run_named(name, client, self.settings, params))
-
-    async def _publish(self, outcome: BatchOutcome) -> EngineReport:
-        await self.outbound.messages(outcome.messages)
+    async def _tuned(self, report: BatchReport) -> BatchReport:
+        """The report, with this process's heap trims and collector times."""
         if self.heap.after_batch():
             self._count_trim("glibc")
             if self.purges_allocator and await self._purge_allocator():
                 self._count_trim("clickhouse")
-        trims, self.heap_trims = self.heap_trims, {}
+        report.heap_trims, self.heap_trims = self.heap_trims, {}
         assert self.gc_time is not None
-        return EngineReport(
-            hook_calls=self.hooks.take(), students_in_state=len(self.states),
-            scores_published=sum(m.topic == SCORES for m in outcome.messages),
-            heap_trims=trims, gc=self.gc_time.snapshot(),
-        )
+        report.gc = self.gc_time.snapshot()
+        return report
 
     # -- helpers -------------------------------------------------------------------------------
-    def _take_consumer_view(self, waiting: set[tuple[str, int]] | None,
-                            highwaters: dict[tuple[str, int], int | None]) -> None:
-        """Which partitions the Faust side's consumer saw holding unprocessed messages, and
-        its high watermarks, just before this request (see `streams.engine.event_time`)."""
-        self._highwaters = highwaters
-        if waiting is None:
-            self.processor.progress.await_measurement()
-        else:
-            self.processor.progress.note_waiting(waiting)
-
-    def _highwater(self, topic: str, partition: int) -> int | None:
-        return self._highwaters.get((topic, partition))
-
     async def _purge_allocator(self) -> bool:
         try:
             await self.sink.run(purge_allocator)
@@ -254,11 +231,11 @@ class EngineServer:
     def _sink_error(self, table: str, kind: str) -> None:
         # Called on the ClickHouse thread, while a batch may wait on retries for long: shown
         # on /metrics now, not with the batch's answer.
-        self._loop.call_soon_threadsafe(self._send, NOTICE, 0, ("sink_error", table, kind))
+        self._loop.call_soon_threadsafe(self._send, UNASKED, SinkErrorNotice(table, kind))
 
-    def _send(self, kind: str, request_id: int, payload: Any) -> None:
+    def _send(self, request_id: int, answer: Answer) -> None:
         if not self._writer.is_closing():
-            self._writer.write(encode(kind, request_id, payload))
+            self._writer.write(encode(request_id, answer))
 
 
 async def serve_engine(settings: Settings, channel_fd: int, changelog_topic: str) -> int:

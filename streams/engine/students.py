@@ -4,7 +4,7 @@ changelog; a plain dict in backfill and tests."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -27,10 +27,27 @@ class StateStore(Protocol):
     async def flush(self) -> None:
         """Return once every `put` so far is durable."""
 
+    def apply_restored(self, records: list[tuple[str, int, bytes | None]]) -> None:
+        """Take in changelog records as recovery read them (the last for a key wins; a
+        record without a value forgets the student)."""
+
+    def keep_partitions(self, partitions: set[int]) -> int:
+        """Forget the students of every other partition; returns how many were forgotten."""
+        ...
+
+    def put_progress(self, partition: int, snapshot: dict[str, Any]) -> None:
+        """Keep the engine's progress as of this batch for one partition, with its students
+        (written with the next `flush`)."""
+
+    def progress(self) -> dict[int, dict[str, Any]]:
+        """The progress kept for each partition held (as restored, or last put)."""
+        ...
+
 
 class MemoryStates:
     def __init__(self) -> None:
         self._states: dict[str, StudentState] = {}
+        self._progress: dict[int, dict[str, Any]] = {}
 
     def get(self, key: str) -> StudentState | None:
         return self._states.get(key)
@@ -53,9 +70,38 @@ class MemoryStates:
     async def flush(self) -> None:
         return None
 
+    def apply_restored(self, records: list[tuple[str, int, bytes | None]]) -> None:
+        for key, partition, value in records:
+            if key.startswith(PROGRESS_PREFIX):
+                if value is not None:
+                    self._progress[partition] = orjson.loads(value)
+            elif value is None:
+                self._states.pop(key, None)
+            else:
+                self._states[key] = StudentState.from_dict(orjson.loads(value))
+
+    def keep_partitions(self, partitions: set[int]) -> int:
+        gone = [k for k, s in self._states.items() if s.partition not in partitions]
+        for key in gone:
+            del self._states[key]
+        self._progress = {p: v for p, v in self._progress.items() if p in partitions}
+        return len(gone)
+
+    def put_progress(self, partition: int, snapshot: dict[str, Any]) -> None:
+        self._progress[partition] = snapshot
+
+    def progress(self) -> dict[int, dict[str, Any]]:
+        return dict(self._progress)
+
 
 ChangelogRecord = tuple[int | None, bytes, bytes]  # partition, key, value as the table reads them
 SendChangelog = Callable[[list[ChangelogRecord]], Awaitable[None]]
+
+
+# The key of each partition's engine progress record in the changelog: no student's key (a
+# tenant name starts with a letter or digit) can take it.
+PROGRESS_KEY = "~engine-progress:{partition}"
+PROGRESS_PREFIX = "~engine-progress:"
 
 
 def changelog_key(key: str) -> bytes:
@@ -77,6 +123,7 @@ class ChangelogStates:
         self._states: dict[str, StudentState] = {}
         self._restored: dict[str, tuple[int, bytes]] = {}
         self._queued: list[ChangelogRecord] = []
+        self._progress: dict[int, dict[str, Any]] = {}
 
     def get(self, key: str) -> StudentState | None:
         state = self._states.get(key)
@@ -120,6 +167,10 @@ class ChangelogStates:
         """Changelog records in the order the topic holds them; the last for a key wins, and
         a record without a value (a tombstone) forgets the student."""
         for key, partition, value in records:
+            if key.startswith(PROGRESS_PREFIX):
+                if value is not None:
+                    self._progress[partition] = orjson.loads(value)
+                continue
             self._states.pop(key, None)
             if value is None:
                 self._restored.pop(key, None)
@@ -134,4 +185,13 @@ class ChangelogStates:
         for key in gone:
             self._states.pop(key, None)
             self._restored.pop(key, None)
+        self._progress = {p: v for p, v in self._progress.items() if p in partitions}
         return len(gone)
+
+    def put_progress(self, partition: int, snapshot: dict[str, Any]) -> None:
+        self._progress[partition] = snapshot
+        self._queued.append((partition, changelog_key(PROGRESS_KEY.format(partition=partition)),
+                             orjson.dumps(snapshot)))
+
+    def progress(self) -> dict[int, dict[str, Any]]:
+        return dict(self._progress)

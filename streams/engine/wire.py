@@ -1,6 +1,7 @@
 """The frames the worker's two processes exchange over one local socket.
 
-A frame is a 4-byte big-endian length and a pickle of `(kind, request_id, payload)`. Both ends
+A frame is a 4-byte big-endian length and a pickle of `(request_id, body)`, the body one of
+the typed requests or answers below. Both ends
 are the same program, started together and trusting each other; pickle is used because it
 moves a batch's records (tuples of bytes and numbers) for a fraction of what any text codec
 costs, and that hand-over is on the worker's hot path.
@@ -11,37 +12,87 @@ from __future__ import annotations
 import asyncio
 import pickle
 import struct
+from dataclasses import dataclass
 from typing import Any, NamedTuple
+
+from streams.engine.contract import ChangelogEntry, ConsumerView, SinkErrorNotice
 
 HEADER = struct.Struct("!I")
 # A frame larger than this is a defect (a batch of 10,000 records is a few MB).
 MAX_FRAME_BYTES = 1 << 30
 
-# Requests, Faust side to engine side. Every kind but RESTORE is answered with OK or FAILED.
-BATCH = "batch"  # records and the consumer's view of the partitions: process and publish
-TICK = "tick"  # the wall-clock housekeeping
-RESTORE = "restore"  # changelog records the Faust side's recovery read (answered by nothing)
-KEEP = "keep"  # recovery is done: keep only the students of these partitions
-QUERY = "query"  # a read query for the web routes
-STOP = "stop"  # finish what was asked, close, exit
-# Answers and notices, engine side to Faust side.
-READY = "ready"
-OK = "ok"
-FAILED = "failed"
-NOTICE = "notice"  # a metric update that cannot wait for the answer (a write being retried)
-# The failure a query asked in a way that cannot be answered reports itself as (an HTTP 400).
-BAD_QUERY = "bad_query"
+
+# -- requests, Faust side to engine side: each but `Restore` is answered -------------------------
+@dataclass(frozen=True, slots=True)
+class BatchRequest:
+    records: list[tuple[Any, ...]]  # RawRecord fields: a plain tuple pickles faster
+    view: ConsumerView
+
+
+@dataclass(frozen=True, slots=True)
+class TickRequest:
+    view: ConsumerView
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreRequest:
+    """Changelog records recovery read, in order; answered by nothing."""
+
+    entries: list[ChangelogEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class KeepRequest:
+    partitions: set[int]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryRequest:
+    name: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StopRequest:
+    """Finish what was asked, close, exit."""
+
+
+Request = BatchRequest | TickRequest | RestoreRequest | KeepRequest | QueryRequest | StopRequest
+
+
+# -- answers and notices, engine side to Faust side -----------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Ready:
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    value: Any  # BatchReport for a batch or tick, int for keep, the result of a query
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    kind: str  # the exception's class name, or REFUSED for a query that cannot be answered
+    message: str
+    trace: str
+
+
+Answer = Ready | Answered | Failed | SinkErrorNotice
+# The kind a refused query (`streams.errors.QueryRefused`) fails with.
+REFUSED = "refused"
+# The request id of frames that answer no request (ready, notices, restore).
+UNASKED = 0
 
 
 class Frame(NamedTuple):
-    kind: str
     request_id: int
-    payload: Any
+    body: Request | Answer
 
 
-def encode(kind: str, request_id: int, payload: Any) -> bytes:
-    body = pickle.dumps((kind, request_id, payload), protocol=pickle.HIGHEST_PROTOCOL)
-    return HEADER.pack(len(body)) + body
+def encode(request_id: int, body: Request | Answer) -> bytes:
+    data = pickle.dumps((request_id, body), protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(data)) + data
 
 
 async def read_frame(reader: asyncio.StreamReader) -> Frame | None:
@@ -56,21 +107,11 @@ async def read_frame(reader: asyncio.StreamReader) -> Frame | None:
     if size > MAX_FRAME_BYTES:
         raise ConnectionError(f"a frame of {size} bytes is larger than any the worker sends")
     try:
-        body = await reader.readexactly(size)
+        data = await reader.readexactly(size)
     except asyncio.IncompleteReadError as exc:
         raise ConnectionError("the socket closed in the middle of a frame") from exc
-    kind, request_id, payload = pickle.loads(body)
-    return Frame(kind, request_id, payload)
-
-
-class EngineReport(NamedTuple):
-    """The answer to a batch or a tick: what the Faust side shows on /metrics."""
-
-    hook_calls: list[Any]  # streams.engine.contract.HookCall, replayed on the metric hooks
-    students_in_state: int
-    scores_published: int
-    heap_trims: dict[str, int]  # by allocator: how often each handed freed memory back
-    gc: Any  # streams.tuning.collector.CollectorTimes
+    request_id, body = pickle.loads(data)
+    return Frame(request_id, body)
 
 
 class RemoteFailure(Exception):

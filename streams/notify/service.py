@@ -25,30 +25,20 @@ import aiohttp
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field
 
 from schemas.records import ReviewAlert
 from schemas.topics import REVIEW_ALERTS
 from scoring.config import NotifyConfig
+from streams.errors import DeliveryRefused
 from streams.metrics import EXPOSITION_TYPE, NotifierMetrics, render
-from streams.settings import Settings
+from streams.settings import Settings, SmtpSettings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DIGEST_SECONDS = 60.0
 POLL_SECONDS = 0.5  # the longest the loop waits for records before it looks at the clock again
 COMMIT_SECONDS = 5.0  # offsets of alerts that need no digest are committed at least this often
-
-
-class SmtpSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ENGAGE_SMTP_", frozen=True, extra="ignore")
-
-    host: str | None = None
-    port: int = 25
-    username: str | None = None
-    password: SecretStr | None = None
-    starttls: bool = False
 
 
 class RetryPolicy(BaseModel):
@@ -197,10 +187,6 @@ class Notifier:
             if self.smtp.username and self.smtp.password:
                 client.login(self.smtp.username, self.smtp.password.get_secret_value())
             client.send_message(message)
-
-
-class DeliveryRefused(Exception):
-    """The receiving end answered, but refused the digest."""
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,11 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from scoring.config import TenantConfig
-from scoring.scores import WINDOW_DAYS, band_for, coefficients_for
+from scoring.scores import WINDOW_DAYS, band_for, coefficients_for, score_7d
 from sinks import queries
+from sinks.writer import ClickHouseSink
+from streams.errors import QueryRefused
 from streams.settings import Settings
-
-
-class QueryError(ValueError):
-    """A read request that cannot be answered as asked."""
 
 
 def jsonable(value: Any) -> Any:
@@ -40,7 +38,7 @@ def _tenant(settings: Settings, name: str) -> TenantConfig:
     try:
         return settings.tenants[name]
     except KeyError as exc:
-        raise QueryError(f"unknown tenant {name!r}") from exc
+        raise QueryRefused(f"unknown tenant {name!r}") from exc
 
 
 def consent_status(config: TenantConfig, history: list[dict[str, Any]]) -> str:
@@ -80,6 +78,7 @@ def build_explanation(config: TenantConfig, tenant: str, student_id: str, day: d
     by_day_measures = {row["day"]: row for row in measures}
     by_day_scores = {row["day"]: row for row in scores}
     days = []
+    daily_by_day: dict[date, float] = {}
     for back in range(WINDOW_DAYS - 1, -1, -1):
         current = day - timedelta(days=back)
         m = by_day_measures.get(current, {})
@@ -96,7 +95,8 @@ def build_explanation(config: TenantConfig, tenant: str, student_id: str, day: d
                              coefficients_for(config, day_college, current).items()},
             "daily_score": s.get("daily_score", 0.0),
         })
-    score_7d = sum(d["daily_score"] for d in days) / WINDOW_DAYS
+        daily_by_day[current] = s.get("daily_score", 0.0)
+    mean = score_7d(daily_by_day, day)
     stored = by_day_scores.get(day)
     return {
         "tenant": tenant,
@@ -107,8 +107,8 @@ def build_explanation(config: TenantConfig, tenant: str, student_id: str, day: d
         # The set in force on `day` itself; each day carries its own under "coefficients".
         "coefficients": dict(days[-1]["coefficients"]),
         "days": days,
-        "score_7d": stored["score_7d"] if stored else score_7d,
-        "band": stored["band"] if stored else band_for(config.bands, score_7d),
+        "score_7d": stored["score_7d"] if stored else mean,
+        "band": stored["band"] if stored else band_for(config.bands, mean),
     }
 
 
@@ -141,7 +141,7 @@ def review_list(client: Client, settings: Settings, tenant: str, tutor: str | No
 def _param(params: dict[str, Any], name: str) -> str:
     value = params.get(name)
     if not value:
-        raise QueryError(f"missing parameter {name!r}")
+        raise QueryRefused(f"missing parameter {name!r}")
     return str(value)
 
 
@@ -149,7 +149,7 @@ def _day(params: dict[str, Any]) -> date:
     try:
         return date.fromisoformat(_param(params, "date"))
     except ValueError as exc:
-        raise QueryError("date must be YYYY-MM-DD") from exc
+        raise QueryRefused("date must be YYYY-MM-DD") from exc
 
 
 NAMED: dict[str, Callable[[Client, Settings, dict[str, Any]], Any]] = {
@@ -167,5 +167,16 @@ def run_named(name: str, client: Client, settings: Settings, params: dict[str, A
     try:
         reader = NAMED[name]
     except KeyError as exc:
-        raise QueryError(f"unknown query {name!r}; known: {', '.join(sorted(NAMED))}") from exc
+        raise QueryRefused(f"unknown query {name!r}; known: {', '.join(sorted(NAMED))}") from exc
     return jsonable(reader(client, settings, params))
+
+
+class NamedViews:
+    """The named queries, run on a sink's ClickHouse thread (as the engine answers them)."""
+
+    def __init__(self, sink: ClickHouseSink, settings: Settings) -> None:
+        self._sink = sink
+        self._settings = settings
+
+    async def answer(self, name: str, params: dict[str, Any]) -> Any:
+        return await self._sink.run(lambda client: run_named(name, client, self._settings, params))

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from aiohttp import StreamReader, web
 from faust.web import Request
@@ -20,11 +22,24 @@ from schemas.events import Event
 from schemas.topics import TOPIC_FOR_TYPE
 from schemas.xapi import IgnoredStatement, map_statement
 from scoring.timebase import from_ms
-
-if TYPE_CHECKING:
-    from streams.worker.app import EngineWorker
+from streams.settings import Settings
 
 Result = dict[str, Any]
+# Send one record (topic, key, value); the awaitable it returns completes once the broker has it.
+Send = Callable[[str, bytes, bytes], Awaitable[Awaitable[Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Door:
+    """What the gateways need of the worker: its settings, a way to produce, and the clock."""
+
+    settings: Settings
+    send: Send
+    wall_clock_ms: Callable[[], int]
+
+    @property
+    def max_future(self) -> timedelta:
+        return timedelta(hours=self.settings.max_future_hours)
 
 
 def _too_large(limit: int) -> tuple[int, Result]:
@@ -42,8 +57,8 @@ async def _read_at_most(stream: StreamReader, limit: int) -> bytes | None:
     return bytes(body)
 
 
-async def _read_body(worker: EngineWorker, request: Request) -> bytes | tuple[int, Result]:
-    limit = worker.settings.gateway_max_bytes
+async def _read_body(door: Door, request: Request) -> bytes | tuple[int, Result]:
+    limit = door.settings.gateway_max_bytes
     declared = request.headers.get("Content-Length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         return _too_large(limit)
@@ -107,8 +122,8 @@ def _bearer(request: Request) -> str | None:
     return header[7:].strip() if header.lower().startswith("bearer ") else None
 
 
-def _authorised(worker: EngineWorker, tenant: str, token: str | None) -> bool:
-    config = worker.settings.tenants.get(tenant)
+def _authorised(door: Door, tenant: str, token: str | None) -> bool:
+    config = door.settings.tenants.get(tenant)
     if config is None or config.gateway_token is None:
         return True
     return token is not None and hmac.compare_digest(
@@ -116,23 +131,20 @@ def _authorised(worker: EngineWorker, tenant: str, token: str | None) -> bool:
     )
 
 
-async def _produce(worker: EngineWorker, items: list[tuple[Event, bytes]]) -> None:
-    pending = []
-    for event, value in items:
-        topic = worker.app.topic(TOPIC_FOR_TYPE[event.type], key_serializer="raw",
-                                 value_serializer="raw")
-        pending.append(await topic.send(key=event.key().encode(), value=value))
+async def _produce(door: Door, items: list[tuple[Event, bytes]]) -> None:
+    pending = [await door.send(TOPIC_FOR_TYPE[event.type], event.key().encode(), value)
+               for event, value in items]
     await asyncio.gather(*pending)
 
 
-def _check(worker: EngineWorker, parsed: Event | Rejection, token: str | None
+def _check(door: Door, parsed: Event | Rejection, token: str | None
            ) -> Event | Rejection:
     if isinstance(parsed, Rejection):
         return parsed
-    if parsed.tenant not in worker.settings.tenants:
+    if parsed.tenant not in door.settings.tenants:
         return Rejection(DeadLetterReason.UNKNOWN_TENANT,
                          f"tenant {parsed.tenant!r} is not configured")
-    if not _authorised(worker, parsed.tenant, token):
+    if not _authorised(door, parsed.tenant, token):
         return Rejection(DeadLetterReason.UNAUTHORIZED,
                          "missing or wrong bearer token for this tenant")
     return parsed
@@ -146,9 +158,9 @@ def _rejected(index: int, rejection: Rejection) -> Result:
             "detail": rejection.detail}
 
 
-async def _body_items(worker: EngineWorker, request: Request, what: str
+async def _body_items(door: Door, request: Request, what: str
                       ) -> list[Any] | tuple[int, Result]:
-    body = await _read_body(worker, request)
+    body = await _read_body(door, request)
     if isinstance(body, tuple):
         return body
     try:
@@ -161,7 +173,7 @@ async def _body_items(worker: EngineWorker, request: Request, what: str
     return items
 
 
-async def _answer(worker: EngineWorker, outcomes: list[tuple[Outcome, bytes]]) -> Result:
+async def _answer(door: Door, outcomes: list[tuple[Outcome, bytes]]) -> Result:
     """Per-item results; the accepted events are produced (and acknowledged) first."""
     results: list[Result] = []
     accepted: list[tuple[Event, bytes]] = []
@@ -175,7 +187,7 @@ async def _answer(worker: EngineWorker, outcomes: list[tuple[Outcome, bytes]]) -
             accepted.append((outcome, value))
             results.append({"index": index, "status": "accepted", "type": outcome.type,
                             "event_id": outcome.event_id})
-    await _produce(worker, accepted)
+    await _produce(door, accepted)
     return {
         "accepted": len(accepted),
         "ignored": sum(r["status"] == "ignored" for r in results),
@@ -184,25 +196,25 @@ async def _answer(worker: EngineWorker, outcomes: list[tuple[Outcome, bytes]]) -
     }
 
 
-def _event_outcome(worker: EngineWorker, item: Any, now: datetime, token: str | None
+def _event_outcome(door: Door, item: Any, now: datetime, token: str | None
                    ) -> tuple[Outcome, bytes]:
     """The item's outcome and, when accepted, the bytes to produce: the event as sent."""
     if isinstance(item, Rejection):
         return item, b""
-    parsed = parse_event_object(item, now=now, max_future=worker.max_future)
-    outcome = _check(worker, parsed, token)
+    parsed = parse_event_object(item, now=now, max_future=door.max_future)
+    outcome = _check(door, parsed, token)
     if isinstance(outcome, Rejection):
         return outcome, b""
     return outcome, json.dumps(item, separators=(",", ":")).encode()
 
 
-async def handle_events(worker: EngineWorker, request: Request) -> tuple[int, Result]:
-    items = await _body_items(worker, request, "a JSON array of events, or JSON lines")
+async def handle_events(door: Door, request: Request) -> tuple[int, Result]:
+    items = await _body_items(door, request, "a JSON array of events, or JSON lines")
     if isinstance(items, tuple):
         return items
-    now = from_ms(worker.wall_clock_ms())
+    now = from_ms(door.wall_clock_ms())
     token = _bearer(request)
-    answer = await _answer(worker, [_event_outcome(worker, item, now, token) for item in items])
+    answer = await _answer(door, [_event_outcome(door, item, now, token) for item in items])
     unauthorised = all(r.get("reason") == "unauthorized" for r in answer["results"])
     return (401 if answer["results"] and unauthorised else 200), answer
 
@@ -217,20 +229,20 @@ def _from_statement(item: Any, tenant: str, now: datetime, max_future: timedelta
     return not_in_future(mapped, now, max_future)
 
 
-async def handle_xapi(worker: EngineWorker, request: Request) -> tuple[int, Result]:
+async def handle_xapi(door: Door, request: Request) -> tuple[int, Result]:
     tenant = request.query.get("tenant") or request.headers.get("X-Engage-Tenant")
-    if not tenant or tenant not in worker.settings.tenants:
+    if not tenant or tenant not in door.settings.tenants:
         return 400, {"error": "name a configured tenant with ?tenant= or X-Engage-Tenant"}
-    if not _authorised(worker, tenant, _bearer(request)):
+    if not _authorised(door, tenant, _bearer(request)):
         return 401, {"error": "missing or wrong bearer token for this tenant"}
-    items = await _body_items(worker, request, "an xAPI statement or an array of statements")
+    items = await _body_items(door, request, "an xAPI statement or an array of statements")
     if isinstance(items, tuple):
         return items
-    now = from_ms(worker.wall_clock_ms())
+    now = from_ms(door.wall_clock_ms())
     outcomes: list[tuple[Outcome, bytes]] = []
     for item in items:
-        outcome = _from_statement(item, tenant, now, worker.max_future)
+        outcome = _from_statement(item, tenant, now, door.max_future)
         value = outcome.model_dump_json().encode() if not isinstance(
             outcome, IgnoredStatement | Rejection) else b""
         outcomes.append((outcome, value))
-    return 200, await _answer(worker, outcomes)
+    return 200, await _answer(door, outcomes)

@@ -8,7 +8,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, cast
 
 import faust
@@ -16,19 +15,19 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from schemas.topics import INPUT_TOPICS
-from streams.engine.contract import replay
-from streams.engine.remote import EngineLink
+from streams.engine.contract import BatchReport, ConsumerView, RawRecord, SinkErrorNotice
+from streams.engine.remote import RemoteEngine
 from streams.engine.remote import engine_command as engine_command_of_this_program
-from streams.engine.wire import BATCH, KEEP, RESTORE, TICK, EngineReport
-from streams.metrics import EngineMetrics
+from streams.metrics import WorkerMetrics
 from streams.settings import Settings
 from streams.tuning.collector import CollectorTimes
 from streams.tuning.heap import HeapTrimmer, glibc_malloc_trim
+from streams.web.gateway import Door
 from streams.web.routes import register_routes
 from streams.worker.kafka_app import KafkaApp
-from streams.worker.metric_report import MetricHooks
+from streams.worker.metric_report import ReportedMetrics
 from streams.worker.stall import StallWatch
-from streams.worker.students_table import ENGINE_STORE_URL, EngineStore
+from streams.worker.students_table import FORWARDING_STORE_URL, ForwardingStore
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +71,12 @@ class _Gathered:
     """Events taken and not yet handed to the engine: its raw records, and Faust's messages
     to acknowledge once it has answered."""
 
-    records: list[tuple[Any, ...]] = field(default_factory=list)
+    records: list[RawRecord] = field(default_factory=list)
     messages: list[Any] = field(default_factory=list)
     since: float = 0.0
 
 
-class EngineWorker:
+class StreamWorker:
     """The Faust side of `engage worker`: the app, its consumer and web routes, and the link to
     the engine process that does the work (see `streams.engine.server`). Each batch is handed
     over as raw records and acknowledged to Kafka once the engine has answered for it, which is
@@ -89,9 +88,8 @@ class EngineWorker:
                  ) -> None:
         self.settings = settings
         self.registry = registry or CollectorRegistry()
-        self.metrics = EngineMetrics(self.registry)
-        self.hooks = MetricHooks(self.metrics)
-        self.max_future = timedelta(hours=settings.max_future_hours)
+        self.metrics = WorkerMetrics(self.registry)
+        self.reported = ReportedMetrics(self.metrics)
         self.app = KafkaApp(
             settings.worker_id,
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
@@ -121,18 +119,18 @@ class EngineWorker:
             default=None,
             partitions=settings.topic_partitions,
             key_type=str,
-            store=ENGINE_STORE_URL,
+            store=FORWARDING_STORE_URL,
         )
-        self.link = EngineLink(
+        self.engine = RemoteEngine(
             engine_command or engine_command_of_this_program(),
             changelog_topic=self.table.changelog_topic.get_topic_name(),
             loglevel=loglevel, ready_timeout=ENGINE_READY_SECONDS,
             on_notice=self._on_notice, on_gone=self._on_engine_gone,
         )
-        store = cast(EngineStore, self.table.data)
-        store.forward = lambda records: self.link.send_nowait(RESTORE, records)
-        store.keep_only = lambda partitions: self.link.call(KEEP, partitions)
-        self.app.starting.append(self.link.start)
+        store = cast(ForwardingStore, self.table.data)
+        store.forward = self.engine.restore
+        store.keep_only = self.engine.keep_partitions
+        self.app.starting.append(self.engine.start)
         self.app.stopped.append(self._stop_engine)
         self.app.on_partitions_revoked.connect(cast(Any, self._on_partitions_revoked))
         self.engine_gc: CollectorTimes | None = None
@@ -144,7 +142,7 @@ class EngineWorker:
         self._handing_over = asyncio.Lock()
         self._hand_over_timer: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Future[Any]] = set()
-        self._tick: asyncio.Future[EngineReport] | None = None
+        self._tick: asyncio.Future[BatchReport] | None = None
         self.stalled = False
         self.input_topic = self.app.topic(
             *INPUT_TOPICS,
@@ -155,7 +153,9 @@ class EngineWorker:
         self.app.agent(self.input_topic, name="ingest")(self._ingest)
         self.app.timer(settings.quiet_check_seconds)(self._housekeeping)
         self.app.timer(5.0)(self._measure_lag)
-        register_routes(self)
+        register_routes(
+            self.app, health=self, registry=self.registry, metrics=self.metrics,
+            door=Door(settings, self._send, self.wall_clock_ms), engine=self.engine)
 
     @property
     def in_batch(self) -> bool:
@@ -163,6 +163,12 @@ class EngineWorker:
 
     def wall_clock_ms(self) -> int:
         return int(time.time() * 1000)
+
+    async def _send(self, topic: str, key: bytes, value: bytes) -> Any:
+        """Produce one record for the gateways; the awaitable returned completes once the
+        broker has it."""
+        channel = self.app.topic(topic, key_serializer="raw", value_serializer="raw")
+        return await channel.send(key=key, value=value)
 
     # -- batches -------------------------------------------------------------------------------
     async def _ingest(self, stream: Any) -> AsyncIterator[None]:
@@ -190,7 +196,7 @@ class EngineWorker:
             gathered.since = time.monotonic()
         gathered.messages += messages
         gathered.records += [
-            (m.topic, m.partition, m.offset, m.key, m.value, int(m.timestamp * 1000))
+            RawRecord(m.topic, m.partition, m.offset, m.key, m.value, int(m.timestamp * 1000))
             for m in messages]
         if len(gathered.messages) < self.settings.batch_max_events and self._catching_up():
             self._hand_over_later(gathered.since + self.settings.batch_catch_up_seconds)
@@ -242,9 +248,9 @@ class EngineWorker:
             self._batch = asyncio.ensure_future(
                 self._hand_over(gathered.records, gathered.messages))
 
-    async def _hand_over(self, records: list[tuple[Any, ...]], messages: list[Any]) -> None:
+    async def _hand_over(self, records: list[RawRecord], messages: list[Any]) -> None:
         try:
-            report = await self.link.call(BATCH, (records, *self._consumer_view()))
+            report = await self.engine.batch(records, self._consumer_view())
         except Exception as exc:
             await self._fail("a batch failed in the engine process", exc)
             return
@@ -259,7 +265,7 @@ class EngineWorker:
         if not self.is_ready():
             # The state may be being restored; the next tick comes soon enough.
             return
-        self._tick = asyncio.ensure_future(self.link.call(TICK, self._consumer_view()))
+        self._tick = asyncio.ensure_future(self.engine.tick(self._consumer_view()))
         try:
             report = await self._tick
         except Exception as exc:
@@ -276,24 +282,18 @@ class EngineWorker:
         if self._tick is not None:
             await asyncio.gather(self._tick, return_exceptions=True)
 
-    def _take_report(self, report: EngineReport) -> None:
-        replay(report.hook_calls, self.hooks)
-        self.metrics.students_in_state.set(report.students_in_state)
-        self.metrics.scores_published.inc(report.scores_published)
-        for allocator, trims in report.heap_trims.items():
-            self.metrics.heap_trims.labels(process="engine", allocator=allocator).inc(trims)
-        self.engine_gc = report.gc
+    def _take_report(self, report: BatchReport) -> None:
+        self.reported.apply(report)
+        if report.gc is not None:
+            self.engine_gc = report.gc
 
     def _trim_heap(self) -> None:
         """The batches' messages this process held (see `streams.tuning.heap`)."""
         if self.heap.after_batch():
             self.metrics.heap_trims.labels(process="faust", allocator="glibc").inc()
 
-    def _on_notice(self, notice: tuple[Any, ...]) -> None:
-        kind, *details = notice
-        if kind == "sink_error":
-            table, error_kind = details
-            self.metrics.sink_errors.labels(table=table, kind=error_kind).inc()
+    def _on_notice(self, notice: SinkErrorNotice) -> None:
+        self.reported.sink_error(notice)
 
     def _on_engine_gone(self, error: Exception) -> None:
         self._keep(asyncio.ensure_future(self._fail("the engine process went away", error)))
@@ -305,20 +305,19 @@ class EngineWorker:
         await self.app.crash(error)
 
     async def _stop_engine(self) -> None:
-        status = await self.link.close()
+        status = await self.engine.close()
         if status:
             log.warning("the engine process exited with status %s", status)
 
     # -- what the consumer knows ---------------------------------------------------------------
-    def _consumer_view(self) -> tuple[set[tuple[str, int]] | None,
-                                      dict[tuple[str, int], int | None]]:
+    def _consumer_view(self) -> ConsumerView:
         """Which partitions still hold messages the engine has not processed, and their high
         watermarks, measured afresh for every batch and tick (see `streams.engine.event_time`):
         after a restart or rebalance, a stale answer lets the partitions replayed first carry event
         time past days whose attendance marks are still to be replayed from another topic. None
         until the partitions are assigned and the state restored."""
         if not self.is_ready():
-            return None, {}
+            return ConsumerView.unmeasured()
         consumer = self.app.consumer
         waiting: set[tuple[str, int]] = set()
         highwaters: dict[tuple[str, int], int | None] = {}
@@ -332,7 +331,7 @@ class EngineWorker:
                 # Not fetched yet, or holding messages not yet processed; the fetch position
                 # will not do, as Faust reads thousands of records ahead into its buffers.
                 waiting.add((tp.topic, tp.partition))
-        return waiting, highwaters
+        return ConsumerView(frozenset(waiting), highwaters)
 
     async def _measure_lag(self) -> None:
         """The consumer lag gauge per input partition, and whether the worker is stalled."""
@@ -349,7 +348,7 @@ class EngineWorker:
 
     def _watch_for_stall(self) -> None:
         ready = self.is_ready()
-        waiting, _ = self._consumer_view()
+        waiting = self._consumer_view().waiting
         stalled = self.stall.check(
             time.monotonic(), ready=ready, in_batch=self.in_batch,
             waiting=ready and bool(waiting),

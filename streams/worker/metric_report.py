@@ -1,55 +1,56 @@
-"""Processor hooks that update the Prometheus metrics at the edges."""
+"""The engine's reports, applied to the worker's Prometheus metrics: once, at the edge."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sinks.reports import FlushReport
-from streams.engine.contract import Hooks
-from streams.metrics import EngineMetrics
+from prometheus_client import Counter
+
+from streams.engine.contract import BatchReport, Counted, SinkErrorNotice
+from streams.metrics import WorkerMetrics
 
 
-class MetricHooks(Hooks):
-    def __init__(self, metrics: EngineMetrics) -> None:
+class ReportedMetrics:
+    def __init__(self, metrics: WorkerMetrics) -> None:
         self.metrics = metrics
+        self._counters: dict[Counted, Counter] = {
+            Counted.CONSUMED: metrics.events_consumed,
+            Counted.DEAD_LETTERED: metrics.events_dead_lettered,
+            Counted.WITHOUT_CONSENT: metrics.events_without_consent,
+            Counted.LATE: metrics.events_late,
+            Counted.DUPLICATE: metrics.events_duplicate,
+            Counted.ROSTER_FIELD_DROPPED: metrics.roster_fields_dropped,
+            Counted.ALERT_RAISED: metrics.alerts_raised,
+            Counted.SCORE_PUBLISHED: metrics.scores_published,
+        }
         # `labels()` validates and locks on every call; a cached child is a plain increment.
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._children: dict[tuple[Counted, tuple[str, ...]], Any] = {}
 
-    def _child(self, metric: Any, *labels: str) -> Any:
-        key = (id(metric), labels)
+    def _child(self, what: Counted, labels: tuple[str, ...]) -> Any:
+        key = (what, labels)
         child = self._children.get(key)
         if child is None:
-            child = self._children[key] = metric.labels(*labels)
+            counter = self._counters[what]
+            child = self._children[key] = counter.labels(*labels) if labels else counter
         return child
 
-    def consumed(self, topic: str, event_type: str, count: int) -> None:
-        self._child(self.metrics.events_consumed, topic, event_type).inc(count)
+    def apply(self, report: BatchReport) -> None:
+        metrics = self.metrics
+        for (what, labels), count in report.counts.items():
+            self._child(what, labels).inc(count)
+        for tenant, day_end_ms in report.judged_through_ms.items():
+            metrics.rules_judged_through.labels(tenant=tenant).set(day_end_ms / 1000)
+        for flush in report.flushes:
+            for table, rows in flush.rows.items():
+                metrics.sink_rows_written.labels(table=table).inc(rows)
+            for table, seconds in flush.seconds.items():
+                metrics.sink_flush_seconds.labels(table=table).observe(seconds)
+        for arrival in report.arrivals_ms:
+            metrics.event_to_sink_seconds.observe(
+                max(0.0, (report.written_at_ms - arrival) / 1000))
+        metrics.students_in_state.set(report.students_in_state)
+        for allocator, trims in report.heap_trims.items():
+            metrics.heap_trims.labels(process="engine", allocator=allocator).inc(trims)
 
-    def dead_lettered(self, reason: str, count: int = 1) -> None:
-        self._child(self.metrics.events_dead_lettered, reason).inc(count)
-
-    def without_consent(self, tenant: str, count: int = 1) -> None:
-        self._child(self.metrics.events_without_consent, tenant).inc(count)
-
-    def late(self, tenant: str, count: int = 1) -> None:
-        self._child(self.metrics.events_late, tenant).inc(count)
-
-    def duplicate(self, count: int = 1) -> None:
-        self.metrics.events_duplicate.inc(count)
-
-    def roster_field_dropped(self, reason: str, count: int = 1) -> None:
-        self.metrics.roster_fields_dropped.labels(reason=reason).inc(count)
-
-    def alert_raised(self, rule: str, count: int = 1) -> None:
-        self.metrics.alerts_raised.labels(rule=rule).inc(count)
-
-    def judged_through(self, tenant: str, day_end_ms: int) -> None:
-        self.metrics.rules_judged_through.labels(tenant=tenant).set(day_end_ms / 1000)
-
-    def flushed(self, report: FlushReport, arrivals_ms: list[int], now_ms: int) -> None:
-        for table, rows in report.rows.items():
-            self.metrics.sink_rows_written.labels(table=table).inc(rows)
-        for table, seconds in report.seconds.items():
-            self.metrics.sink_flush_seconds.labels(table=table).observe(seconds)
-        for arrival in arrivals_ms:
-            self.metrics.event_to_sink_seconds.observe(max(0.0, (now_ms - arrival) / 1000))
+    def sink_error(self, notice: SinkErrorNotice) -> None:
+        self.metrics.sink_errors.labels(table=notice.table, kind=notice.kind).inc()

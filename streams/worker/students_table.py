@@ -16,13 +16,13 @@ from faust.stores import STORES, memory
 from faust.types import TP, EventT
 
 # A host part, as a URL without one is false and Faust would take the app's store instead.
-ENGINE_STORE_URL = "engine://process"
+FORWARDING_STORE_URL = "engine://process"
 
 Forward = Callable[[list[tuple[str, int, bytes | None]]], None]
 KeepOnly = Callable[[set[int]], Any]
 
 
-class EngineStore(memory.Store):
+class ForwardingStore(memory.Store):
     """Set `forward` and `keep_only` before the app starts."""
 
     forward: Forward | None = None
@@ -42,4 +42,4 @@ class EngineStore(memory.Store):
         await self.keep_only({tp.partition for tp in active_tps})
 
 
-STORES.aliases.setdefault("engine", f"{__name__}:EngineStore")
+STORES.aliases.setdefault("engine", f"{__name__}:ForwardingStore")

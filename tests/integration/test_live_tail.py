@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from sinks import queries
-from streams.engine.local import Processor
 from tests.support.events import event
-from tests.support.inprocess import Clock, processor_on, records
+from tests.support.inprocess import Clock, InProcessEngine, engine_on, records
 
 pytestmark = pytest.mark.integration
 
@@ -22,8 +21,8 @@ CLICK_AT = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 DAY = date(2026, 11, 24)
 
 
-def minutes_on(processor: Processor, student: str) -> float:
-    measures, _ = processor.sink.run_sync(
+def minutes_on(engine: InProcessEngine, student: str) -> float:
+    measures, _ = engine.sink.run_sync(
         lambda client: queries.daily_rows(client, TENANT, student, DAY, DAY))
     return float(measures[0]["ele_minutes"]) if measures else 0.0
 
@@ -32,30 +31,30 @@ def test_the_last_click_counts_once_five_quiet_minutes_pass_on_the_wall_clock(
     tmp_path: Path,
 ) -> None:
     clock = Clock(CLICK_AT + timedelta(seconds=2))
-    processor = processor_on(tmp_path, clock)
+    engine = engine_on(tmp_path, clock)
 
     async def run() -> list[float]:
         seen = []
-        await processor.process(records(
+        await engine.process(records(
             event("roster.student", "live", CLICK_AT - timedelta(days=1), college="CLES"),
             event("vle.click", "live", CLICK_AT - timedelta(minutes=3), module="BIO1001"),
             event("vle.click", "live", CLICK_AT, module="BIO1001"),
         ))
-        seen.append(minutes_on(processor, "live"))
+        seen.append(minutes_on(engine, "live"))
         clock.now = CLICK_AT + timedelta(minutes=4, seconds=59)
-        await processor.tick()
-        seen.append(minutes_on(processor, "live"))
+        await engine.tick()
+        seen.append(minutes_on(engine, "live"))
         clock.now = CLICK_AT + timedelta(minutes=5, seconds=1)
-        await processor.tick()
-        seen.append(minutes_on(processor, "live"))
-        await processor.tick()
-        seen.append(minutes_on(processor, "live"))
+        await engine.tick()
+        seen.append(minutes_on(engine, "live"))
+        await engine.tick()
+        seen.append(minutes_on(engine, "live"))
         return seen
 
     try:
         seen = asyncio.run(run())
     finally:
-        processor.sink.close()
+        engine.sink.close()
     # 3 minutes between the clicks at once; the last click's 2 only after 5 quiet minutes,
     # and only once however often the clock ticks after that.
     assert seen == [3.0, 3.0, 5.0, 5.0]

@@ -14,29 +14,14 @@ from clickhouse_connect.driver.client import Client
 from scoring.student import StudentState
 from sinks.clickhouse import connect, migrate
 from sinks.writer import ClickHouseSink
-from streams.engine.local import Hooks, Processor, RawRecord
+from streams.engine.contract import Counted, RawRecord
 from streams.engine.students import MemoryStates
 from streams.settings import load_tenants
 from tests.support.clickhouse import rows
 from tests.support.events import event
+from tests.support.inprocess import InProcessEngine
 
 pytestmark = pytest.mark.integration
-
-
-class CountingHooks(Hooks):
-    def __init__(self) -> None:
-        self.consumed_events = 0
-        self.dead_letters: dict[str, int] = {}
-        self.alerts: dict[str, int] = {}
-
-    def consumed(self, topic: str, event_type: str, count: int) -> None:
-        self.consumed_events += count
-
-    def dead_lettered(self, reason: str, count: int = 1) -> None:
-        self.dead_letters[reason] = self.dead_letters.get(reason, 0) + count
-
-    def alert_raised(self, rule: str, count: int = 1) -> None:
-        self.alerts[rule] = self.alerts.get(rule, 0) + count
 
 
 class BrokenForOneStudent(MemoryStates):
@@ -58,9 +43,8 @@ def test_a_poison_record_is_dead_lettered_and_its_batch_survives(tenant_file: Pa
         return client
 
     sink = ClickHouseSink(open_client)
-    hooks = CountingHooks()
-    processor = Processor(tenants=load_tenants(tenant_file), sink=sink,
-                          states=BrokenForOneStudent(), hooks=hooks)
+    engine = InProcessEngine(tenants=load_tenants(tenant_file), sink=sink,
+                                states=BrokenForOneStudent())
     at = datetime.now(tz=UTC) - timedelta(hours=1)
     records = [
         RawRecord("engage.vle.clicks", 0, offset, f"uni-test:{student}".encode(),
@@ -70,20 +54,22 @@ def test_a_poison_record_is_dead_lettered_and_its_batch_survives(tenant_file: Pa
     # Ahead of the poison: dead-lettered in the failed attempt at the batch, and again after.
     records.insert(0, RawRecord("engage.vle.clicks", 0, 0, b"uni-test:ok0", b"{not json"))
     try:
-        outcome = asyncio.run(processor.process_isolating(records))
+        report = asyncio.run(engine.batch(records))
         letters = sink.run_sync(lambda c: rows(c, "SELECT offset, reason, detail "
                                                   "FROM dead_letters FINAL ORDER BY offset"))
         stored = sink.run_sync(lambda c: rows(c, "SELECT student_id FROM activity FINAL "
                                                  "ORDER BY student_id"))
     finally:
         sink.close()
-    assert outcome.dead_lettered == 2
+    assert report.counts.total(Counted.DEAD_LETTERED) == 2
+    assert len(engine.sent("engage.deadletter")) == 2
     assert [letter[:2] for letter in letters] == [(0, "not_json"), (2, "processing_failed")]
     assert letters[1][2] == "ValueError: snapshot cannot be decoded"
     assert stored == [("ok1",), ("ok2",)]
     # The failed attempt at the whole batch counted nothing; each event counts once.
-    assert hooks.consumed_events == 2
-    assert hooks.dead_letters == {"processing_failed": 1, "not_json": 1}
+    assert report.counts.total(Counted.CONSUMED) == 2
+    assert report.counts.of(Counted.DEAD_LETTERED) == {("processing_failed",): 1,
+                                                       ("not_json",): 1}
 
 
 class FlakyClient:
@@ -116,7 +102,7 @@ def test_failed_writes_are_retried_and_the_batch_waits_for_them(tenant_file: Pat
     # Stands in for the real client: every call but `insert` goes straight through.
     sink = ClickHouseSink(lambda: cast(Client, flaky), retry_max_seconds=0.5,
                           on_error=lambda table, kind: errors.append((table, kind)))
-    processor = Processor(tenants=load_tenants(tenant_file), sink=sink, states=MemoryStates())
+    engine = InProcessEngine(tenants=load_tenants(tenant_file), sink=sink)
     at = datetime.now(tz=UTC) - timedelta(hours=1)
     records = [
         RawRecord("engage.vle.clicks", 0, offset, b"uni-test:w1",
@@ -125,7 +111,7 @@ def test_failed_writes_are_retried_and_the_batch_waits_for_them(tenant_file: Pat
         for offset in range(3)
     ]
     try:
-        outcome = asyncio.run(processor.process(records))
+        outcome = asyncio.run(engine.process(records))
         stored = sink.run_sync(lambda c: rows(c, "SELECT count() FROM activity FINAL"))
         measured = sink.run_sync(lambda c: rows(c, "SELECT ele_minutes FROM daily_measures "
                                                    "FINAL"))
@@ -133,7 +119,7 @@ def test_failed_writes_are_retried_and_the_batch_waits_for_them(tenant_file: Pat
         sink.close()
     assert flaky.refused == 4
     assert errors[0][1] == "retryable"
-    assert outcome.accepted == 3
+    assert outcome.counts.total(Counted.CONSUMED) == 3
     assert stored == [(3,)]
     assert measured == [(4.0,)]  # 1 + 1 + the last click's 2 minutes
 
@@ -153,7 +139,7 @@ def test_a_batch_failing_after_its_rules_ran_is_retried_from_where_it_started(
     already judged and the alerts it raised (then discarded) would never be published."""
     from schemas.topics import REVIEW_ALERTS
     from tests.integration.test_alerts import TENANT, active_day, history
-    from tests.support.inprocess import Clock, processor_on, records
+    from tests.support.inprocess import Clock, engine_on, records
 
     start = (datetime.now(tz=UTC) - timedelta(days=31)).replace(hour=9, minute=0, second=0,
                                                                  microsecond=0)
@@ -173,20 +159,20 @@ def test_a_batch_failing_after_its_rules_ran_is_retried_from_where_it_started(
                          ) -> tuple[list[tuple[str, str, str]], list[tuple[Any, ...]],
                                     dict[str, int]]:
         (tmp_path / folder).mkdir()
-        processor = processor_on(tmp_path / folder, clock)
-        hooks = processor.hooks = CountingHooks()
+        engine = engine_on(tmp_path / folder, clock)
         if isolating:
-            processor.states = FailsToSaveOne()
-        step = processor.process_isolating if isolating else processor.process
+            engine.states = FailsToSaveOne()
+        step = engine.batch if isolating else engine.process
         try:
-            outcome = asyncio.run(step(records(*batch)))
-            stored = processor.sink.run_sync(lambda c: rows(
+            report = asyncio.run(step(records(*batch)))
+            stored = engine.sink.run_sync(lambda c: rows(
                 c, "SELECT student_id, rule, day FROM review_queue FINAL ORDER BY alert_id"))
         finally:
-            processor.sink.close()
-        alerts = sorted((m["student_id"], m["rule"], m["day"]) for m in (
-            json.loads(m.value) for m in outcome.messages if m.topic == REVIEW_ALERTS))
-        return alerts, stored, hooks.alerts
+            engine.sink.close()
+        alerts = sorted((m["student_id"], m["rule"], m["day"])
+                        for m in engine.sent(REVIEW_ALERTS))
+        return alerts, stored, {labels[0]: n for labels, n in
+                                report.counts.of(Counted.ALERT_RAISED).items()}
 
     expected = published_alerts("clean", payloads, isolating=False)
     assert {rule for _, rule, _ in expected[0]} >= {"engagement_drop", "attendance"}
@@ -200,7 +186,7 @@ def test_a_rollover_batch_that_fails_is_retried_from_the_state_before_it(tmp_pat
     activity state is shared with it): after a failure they must still be exactly as before."""
     from schemas.topics import REVIEW_ALERTS
     from tests.integration.test_alerts import TENANT, active_day, history
-    from tests.support.inprocess import Clock, processor_on, records
+    from tests.support.inprocess import Clock, engine_on, records
 
     start = (datetime.now(tz=UTC) - timedelta(days=31)).replace(hour=9, minute=0, second=0,
                                                                  microsecond=0)
@@ -219,19 +205,20 @@ def test_a_rollover_batch_that_fails_is_retried_from_the_state_before_it(tmp_pat
 
     def after_rollover(folder: str, isolating: bool) -> tuple[Any, ...]:
         (tmp_path / folder).mkdir()
-        processor = processor_on(tmp_path / folder, clock)
-        saved = processor.states = FailsToSaveOne()
+        engine = engine_on(tmp_path / folder, clock)
+        saved = engine.states = FailsToSaveOne()
         try:
-            asyncio.run(processor.process(records(*term)))
+            asyncio.run(engine.process(records(*term)))
             batch = [*next_day, poison] if isolating else next_day
-            step = processor.process_isolating if isolating else processor.process
-            outcome = asyncio.run(step(records(*batch, first_offset=len(term) + 1)))
-            stored = processor.sink.run_sync(lambda c: rows(
+            engine.sent(REVIEW_ALERTS)  # the term's alerts
+            step = engine.batch if isolating else engine.process
+            asyncio.run(step(records(*batch, first_offset=len(term) + 1)))
+            stored = engine.sink.run_sync(lambda c: rows(
                 c, "SELECT student_id, rule, day FROM review_queue FINAL ORDER BY alert_id"))
         finally:
-            processor.sink.close()
-        alerts = sorted((m["student_id"], m["rule"], m["day"]) for m in (
-            json.loads(m.value) for m in outcome.messages if m.topic == REVIEW_ALERTS))
+            engine.sink.close()
+        alerts = sorted((m["student_id"], m["rule"], m["day"])
+                        for m in engine.sent(REVIEW_ALERTS))
         states = {s.key: s.to_dict() for s in saved.states() if s.student_id != "poison"}
         return alerts, stored, states
 

@@ -6,24 +6,22 @@ left to learn it from, and must take it from the students' state instead."""
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from schemas.topics import REVIEW_ALERTS
-from streams.engine.local import BatchOutcome, Processor
+from streams.engine.contract import ConsumerView
 from tests.integration.test_alerts import TENANT, active_day, history
 from tests.support.events import event
-from tests.support.inprocess import Clock, processor_on, records
+from tests.support.inprocess import Clock, InProcessEngine, engine_on, records
 
 pytestmark = pytest.mark.integration
 
 
-def raised(outcome: BatchOutcome) -> list[tuple[str, str, str]]:
-    return sorted((m["student_id"], m["rule"], m["day"]) for m in (
-        json.loads(m.value) for m in outcome.messages if m.topic == REVIEW_ALERTS))
+def raised(engine: InProcessEngine) -> list[tuple[str, str, str]]:
+    return sorted((m["student_id"], m["rule"], m["day"]) for m in engine.sent(REVIEW_ALERTS))
 
 
 def test_a_worker_restarted_with_nothing_left_to_read_judges_the_open_days(
@@ -40,29 +38,29 @@ def test_a_worker_restarted_with_nothing_left_to_read_judges_the_open_days(
     ]
     clock = Clock(datetime.now(tz=UTC))
 
-    def run(folder: str, step: object) -> tuple[Processor, BatchOutcome]:
+    def run(folder: str, step: object) -> tuple[InProcessEngine, list[tuple[str, str, str]]]:
         (tmp_path / folder).mkdir(exist_ok=True)
-        processor = processor_on(tmp_path / folder, clock)
+        engine = engine_on(tmp_path / folder, clock)
         try:
-            return processor, asyncio.run(step(processor))  # type: ignore[operator]
+            asyncio.run(step(engine))  # type: ignore[operator]
+            return engine, raised(engine)
         finally:
-            processor.sink.close()
+            engine.sink.close()
 
     _, uninterrupted = run("uninterrupted", lambda p: p.process(records(*payloads)))
-    expected = raised(uninterrupted)
+    expected = uninterrupted
     assert {rule for _, rule, _ in expected} >= {"engagement_drop", "attendance"}
 
-    def read_all_but_judge_nothing(processor: Processor) -> object:
+    def read_all_but_judge_nothing(engine: InProcessEngine) -> object:
         # As a worker killed before it could tell that nothing more was waiting.
-        processor.progress.await_measurement()
-        return processor.process(records(*payloads))
+        return engine.process(records(*payloads), ConsumerView.unmeasured())
 
     before, first_life = run("restarted", read_all_but_judge_nothing)
-    assert raised(first_life) == []
+    assert first_life == []
 
-    def restarted_with_the_same_state(processor: Processor) -> object:
-        processor.states = before.states
-        return processor.tick()
+    def restarted_with_the_same_state(engine: InProcessEngine) -> object:
+        engine.states = before.states
+        return engine.tick()
 
     _, after_restart = run("restarted", restarted_with_the_same_state)
-    assert raised(after_restart) == expected
+    assert after_restart == expected

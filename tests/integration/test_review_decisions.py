@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from sinks import queries
+from sinks.rows import ReviewQueueRow
 from tests.support.events import event
-from tests.support.inprocess import Clock, processor_on, records
+from tests.support.inprocess import Clock, engine_on, records
 
 pytestmark = pytest.mark.integration
 
@@ -19,12 +20,12 @@ RAISED_AT = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 
 
 def test_a_decision_delivered_late_does_not_undo_a_newer_one(tmp_path: Path) -> None:
-    processor = processor_on(tmp_path, Clock(RAISED_AT + timedelta(days=1)))
-    sink = processor.sink
-    sink.upsert("review_queue", ("alert-1",), [
+    engine = engine_on(tmp_path, Clock(RAISED_AT + timedelta(days=1)))
+    sink = engine.sink
+    sink.add(ReviewQueueRow(
         "alert-1", "uni-test", "s1", "t1", "inactivity", date(2026, 11, 19), "{}",
         "pending_review", RAISED_AT, RAISED_AT, sink.versions.next(),
-    ])
+    ))
     sink.flush_sync()
 
     def decision(kind: str, hours: int) -> dict[str, object]:
@@ -39,7 +40,7 @@ def test_a_decision_delivered_late_does_not_undo_a_newer_one(tmp_path: Path) -> 
         seen = []
         for offset, (kind, hours) in enumerate(
                 [("contacted", 2), ("acknowledged", 1), ("referred", 3)], start=1):
-            await processor.process(records(decision(kind, hours), first_offset=offset))
+            await engine.process(records(decision(kind, hours), first_offset=offset))
             seen.append(status())
         return seen
 

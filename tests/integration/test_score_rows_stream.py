@@ -4,25 +4,23 @@ day only, carried forward as that day moves on (SPEC "Score": the 7-day moving a
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from schemas.topics import SCORES, VLE_CLICKS
-from streams.engine.local import BatchOutcome
+from streams.engine.contract import ConsumerView, Counted
 from tests.support.clickhouse import rows
 from tests.support.events import event
-from tests.support.inprocess import Clock, processor_on, records
+from tests.support.inprocess import Clock, engine_on, records
 
 pytestmark = pytest.mark.integration
 
 
-def published_days(outcome: BatchOutcome, student: str) -> list[date]:
-    return sorted(date.fromisoformat(m["date"]) for m in (
-        json.loads(m.value) for m in outcome.messages if m.topic == SCORES)
-        if m["student_id"] == student)
+def published_days(published: list[dict[str, Any]], student: str) -> list[date]:
+    return sorted(date.fromisoformat(m["date"]) for m in published if m["student_id"] == student)
 
 
 def test_rows_reach_the_current_day_and_follow_it_for_a_student_gone_quiet(
@@ -34,15 +32,17 @@ def test_rows_reach_the_current_day_and_follow_it_for_a_student_gone_quiet(
     clicks = [event("vle.click", "quiet", day + timedelta(minutes=m), module="BIO1001")
               for m in (0, 2, 4)]
     later = event("vle.click", "busy", day + timedelta(days=3), module="BIO1001")
-    processor = processor_on(tmp_path, Clock(datetime.now(tz=UTC)))
+    engine = engine_on(tmp_path, Clock(datetime.now(tz=UTC)))
     try:
-        first = asyncio.run(processor.process(records(*roster, *clicks)))
-        second = asyncio.run(processor.process(records(later, first_offset=100)))
-        stored = processor.sink.run_sync(lambda c: rows(
+        asyncio.run(engine.process(records(*roster, *clicks)))
+        first = engine.sent(SCORES)
+        asyncio.run(engine.process(records(later, first_offset=100)))
+        second = engine.sent(SCORES)
+        stored = engine.sink.run_sync(lambda c: rows(
             c, "SELECT day, daily_score, score_7d FROM daily_scores FINAL "
                "WHERE student_id = 'quiet' ORDER BY day"))
     finally:
-        processor.sink.close()
+        engine.sink.close()
 
     assert published_days(first, "quiet") == [day.date()], "no row for a day not reached"
     carried = [day.date() + timedelta(days=k) for k in (1, 2, 3)]
@@ -62,26 +62,25 @@ def test_a_topic_read_ahead_does_not_carry_rows_past_the_clicks_still_waiting(
     day = (datetime.now(tz=UTC) - timedelta(days=20)).replace(hour=10, minute=0, second=0,
                                                               microsecond=0)
     ahead = day + timedelta(days=5)
-    processor = processor_on(tmp_path, Clock(datetime.now(tz=UTC)))
-    clicks_waiting = {"yes": True}
-    processor.highwater = lambda topic, partition: (
-        10_000 if topic == VLE_CLICKS and clicks_waiting["yes"] else None)
+    engine = engine_on(tmp_path, Clock(datetime.now(tz=UTC)))
+    clicks_waiting = ConsumerView(highwaters={(VLE_CLICKS, 0): 10_000})
     first_batch = records(
         event("roster.student", "s1", day - timedelta(days=1), college="CLES"),
         event("vle.click", "s1", day, module="BIO1001"),
         event("app.menu_choice", "s1", ahead, menu_item="timetable"))
     try:
-        first = asyncio.run(processor.process(first_batch))
-        clicks_waiting["yes"] = False
+        report = asyncio.run(engine.process(first_batch, clicks_waiting))
+        first = engine.sent(SCORES)
         rest = [event("vle.click", "s1", day + timedelta(days=k), module="BIO1001")
                 for k in range(1, 6)]
-        second = asyncio.run(processor.process(records(*rest, first_offset=100)))
-        measured = processor.sink.run_sync(lambda c: rows(
+        asyncio.run(engine.process(records(*rest, first_offset=100)))
+        second = engine.sent(SCORES)
+        measured = engine.sink.run_sync(lambda c: rows(
             c, "SELECT day FROM daily_measures FINAL WHERE student_id = 's1' ORDER BY day"))
     finally:
-        processor.sink.close()
+        engine.sink.close()
 
-    assert first.dead_lettered == 0
+    assert report.counts.total(Counted.DEAD_LETTERED) == 0
     assert published_days(first, "s1") == [day.date()]
     assert ahead.date() in [row[0] for row in measured]
     assert published_days(second, "s1") == [day.date() + timedelta(days=k) for k in range(6)]

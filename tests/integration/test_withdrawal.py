@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from sinks import queries
-from streams.engine.local import RawRecord
+from sinks.rows import ReviewQueueRow
+from streams.engine.contract import RawRecord
 from tests.support.events import event
-from tests.support.inprocess import Clock, processor_on, records
+from tests.support.inprocess import Clock, engine_on, records
 
 pytestmark = pytest.mark.integration
 
@@ -31,21 +32,21 @@ def unreadable(topic: str, payload: dict[str, Any], offset: int) -> RawRecord:
 def test_withdrawal_deletes_engagement_alerts_and_dead_letters_and_keeps_the_rest(
     tmp_path: Path,
 ) -> None:
-    processor = processor_on(tmp_path, Clock(START + timedelta(days=1)))
-    sink = processor.sink
+    engine = engine_on(tmp_path, Clock(START + timedelta(days=1)))
+    sink = engine.sink
     bad_click = event("vle.click", "keen", START, tenant=TENANT, module="M" * 40)
     bad_roster = event("roster.student", "keen", START, tenant=TENANT, ethnicity="private")
     for rule in ("engagement_drop", "attendance"):
-        sink.upsert("review_queue", (rule,), [
+        sink.add(ReviewQueueRow(
             f"alert-{rule}", TENANT, "keen", "t1", rule, date(2026, 11, 22), "{}",
             "pending_review", START, START, sink.versions.next(),
-        ])
+        ))
 
     def query(sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in sink.run_sync(lambda c: c.query(sql).result_rows)]
 
     async def run() -> tuple[list[tuple[Any, ...]], dict[str, list[dict[str, Any]]]]:
-        await processor.process([
+        await engine.process([
             *records(
                 event("roster.student", "keen", START - timedelta(days=9), tenant=TENANT,
                       college="CLES", tutor_id="t1"),
@@ -59,7 +60,7 @@ def test_withdrawal_deletes_engagement_alerts_and_dead_letters_and_keeps_the_res
         ])
         stored_letters = query("SELECT topic, original, detail FROM dead_letters FINAL "
                                "ORDER BY topic")
-        await processor.process(records(
+        await engine.process(records(
             event("consent.changed", "keen", START + timedelta(hours=1), tenant=TENANT,
                   granted=False), first_offset=20))
         held = sink.run_sync(lambda c: queries.everything_about(c, TENANT, "keen"))

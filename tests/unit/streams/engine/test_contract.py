@@ -1,100 +1,41 @@
-"""A batch's metric counts wait for the batch to be written, then go on once, summed; and the
-engine process's reports reach the Faust process's metrics as they were made."""
+"""The engine's report: labelled counts that add up, and that survive the socket."""
 
 from __future__ import annotations
 
-import inspect
 import pickle
-from typing import Any
-
-import pytest
 
 from sinks.reports import FlushReport
-from streams.engine.contract import BatchHooks, Hooks, RecordedHooks, replay
-
-HOOK_NAMES = [name for name, value in vars(Hooks).items()
-              if callable(value) and not name.startswith("_")]
+from streams.engine.contract import BatchReport, Counted, Counts
 
 
-class Recorded(Hooks):
-    def __init__(self) -> None:
-        self.calls: list[tuple[object, ...]] = []
-
-    def consumed(self, topic: str, event_type: str, count: int) -> None:
-        self.calls.append(("consumed", topic, event_type, count))
-
-    def dead_lettered(self, reason: str, count: int = 1) -> None:
-        self.calls.append(("dead_lettered", reason, count))
-
-    def late(self, tenant: str, count: int = 1) -> None:
-        self.calls.append(("late", tenant, count))
-
-    def duplicate(self, count: int = 1) -> None:
-        self.calls.append(("duplicate", count))
-
-    def flushed(self, report: FlushReport, arrivals_ms: list[int], now_ms: int) -> None:
-        self.calls.append(("flushed", report.rows, now_ms))
+def test_counts_are_summed_per_label() -> None:
+    counts = Counts()
+    counts.add(Counted.DEAD_LETTERED, "not_json")
+    counts.add(Counted.LATE, "uni", count=2)
+    counts.add(Counted.DEAD_LETTERED, "not_json")
+    counts.add(Counted.DEAD_LETTERED, "unknown_tenant")
+    counts.add(Counted.DUPLICATE)
+    counts.add(Counted.CONSUMED, "engage.vle.clicks", "vle.click", count=5)
+    counts.add(Counted.ALERT_RAISED, "inactivity", count=0)
+    assert counts.of(Counted.DEAD_LETTERED) == {("not_json",): 2, ("unknown_tenant",): 1}
+    assert counts.total(Counted.DEAD_LETTERED) == 3
+    assert counts.of(Counted.LATE) == {("uni",): 2}
+    assert counts.total(Counted.DUPLICATE) == 1
+    assert counts.of(Counted.ALERT_RAISED) == {}, "nothing counted is not a count of 0"
 
 
-def test_counts_wait_for_the_batch_and_are_summed_per_label() -> None:
-    target = Recorded()
-    batch = BatchHooks(target)
-    batch.dead_lettered("not_json")
-    batch.late("uni", 2)
-    batch.dead_lettered("not_json")
-    batch.dead_lettered("unknown_tenant")
-    batch.duplicate()
-    batch.consumed("engage.vle.clicks", "vle.click", 5)
-    assert target.calls == []
-    batch.hand_on()
-    assert sorted(target.calls, key=str) == sorted([
-        ("dead_lettered", "not_json", 2), ("dead_lettered", "unknown_tenant", 1),
-        ("late", "uni", 2), ("duplicate", 1), ("consumed", "engage.vle.clicks", "vle.click", 5),
-    ], key=str)
-    batch.hand_on()
-    assert len(target.calls) == 5, "handed on once"
-
-
-def test_a_batch_never_handed_on_counts_nothing_but_its_writes() -> None:
-    target = Recorded()
-    batch = BatchHooks(target)
-    batch.dead_lettered("not_json")
-    batch.flushed(FlushReport(rows={"activity": 3}), [], 1_000)
-    # Rows that reached ClickHouse count whatever the batch does next.
-    assert target.calls == [("flushed", {"activity": 3}, 1_000)]
-
-
-def test_a_day_judged_cannot_be_reported_before_its_batch_is_written() -> None:
-    with pytest.raises(TypeError):
-        BatchHooks(Recorded()).judged_through("uni", 0)
-
-
-class EveryCall(Hooks):
-    """Records a call to any hook, by name."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
-
-
-for _name in HOOK_NAMES:
-    def _record(self: EveryCall, *args: Any, _name: str = _name) -> None:
-        self.calls.append((_name, args))
-    setattr(EveryCall, _name, _record)
-
-
-def test_every_hook_the_engine_process_reports_is_replayed_as_it_was_called() -> None:
-    """A hook RecordedHooks does not record would fall through to Hooks' no-op, and its
-    metric would stand still in the worker while the engine reported it."""
-    recorded = RecordedHooks()
-    expected = []
-    for name in HOOK_NAMES:
-        parameters = list(inspect.signature(getattr(Hooks, name)).parameters)[1:]
-        args = tuple(f"{name}:{parameter}" for parameter in parameters)
-        getattr(recorded, name)(*args)
-        expected.append((name, args))
-    # The calls cross to the Faust process inside a pickled frame.
-    calls = pickle.loads(pickle.dumps(recorded.take()))
-    target = EveryCall()
-    replay(calls, target)
-    assert target.calls == expected
-    assert recorded.take() == [], "each report is taken once"
+def test_reports_merge_as_one_batch_retried_record_by_record_is_answered() -> None:
+    first, second = BatchReport(), BatchReport()
+    first.counts.add(Counted.CONSUMED, "engage.vle.clicks", "vle.click")
+    first.flushes.append(FlushReport(rows={"activity": 1}))
+    first.arrivals_ms, first.written_at_ms = [1_000], 2_000
+    second.counts.add(Counted.CONSUMED, "engage.vle.clicks", "vle.click")
+    second.counts.add(Counted.DEAD_LETTERED, "processing_failed")
+    second.judged_through_ms = {"uni": 86_400_000}
+    second.written_at_ms, second.students_in_state = 3_000, 7
+    first.merge(second)
+    assert first.counts.of(Counted.CONSUMED) == {("engage.vle.clicks", "vle.click"): 2}
+    assert first.counts.total(Counted.DEAD_LETTERED) == 1
+    assert first.judged_through_ms == {"uni": 86_400_000}
+    assert (first.written_at_ms, first.students_in_state) == (3_000, 7)
+    assert pickle.loads(pickle.dumps(first)) == first

@@ -10,7 +10,16 @@ from types import SimpleNamespace
 import pytest
 
 from streams.engine import remote as engine_link
-from streams.engine.wire import BATCH, HEADER, Frame, encode, read_frame
+from streams.engine.contract import ConsumerView, RawRecord
+from streams.engine.wire import (
+    HEADER,
+    BatchRequest,
+    Frame,
+    RestoreRequest,
+    TickRequest,
+    encode,
+    read_frame,
+)
 
 
 def read_all(data: bytes, *, eof: bool = True) -> list[Frame | None]:
@@ -29,16 +38,21 @@ def read_all(data: bytes, *, eof: bool = True) -> list[Frame | None]:
 
 
 def test_frames_arrive_whole_and_in_order_then_none_at_the_end() -> None:
-    records = [("engage.vle.clicks", 3, 17, b"uni:s1", b'{"type":"vle.click"}', 1_795_600_000_000),
-               ("engage.roster", 0, 2, None, None, None)]
-    data = encode(BATCH, 1, (records, {("engage.vle.clicks", 3)}, {})) + encode("tick", 2, None)
+    records = [RawRecord("engage.vle.clicks", 3, 17, b"uni:s1", b'{"type":"vle.click"}',
+                         1_795_600_000_000),
+               RawRecord("engage.roster", 0, 2, None, None, None)]
+    view = ConsumerView(frozenset({("engage.vle.clicks", 3)}), {("engage.vle.clicks", 3): 40})
+    batch = BatchRequest(list(records), view)
+    data = (encode(1, batch) + encode(2, TickRequest(ConsumerView.unmeasured()))
+            + encode(0, RestoreRequest([("uni:s1", 3, None)])))
     assert read_all(data) == [
-        Frame(BATCH, 1, (records, {("engage.vle.clicks", 3)}, {})), Frame("tick", 2, None), None,
+        Frame(1, batch), Frame(2, TickRequest(ConsumerView(waiting=None))),
+        Frame(0, RestoreRequest([("uni:s1", 3, None)])), None,
     ]
 
 
 def test_a_socket_closed_in_the_middle_of_a_frame_is_an_error_not_an_end() -> None:
-    whole = encode(BATCH, 1, ["x" * 100])
+    whole = encode(1, RestoreRequest([("x" * 100, 0, None)]))
     with pytest.raises(ConnectionError, match="middle of a frame"):
         read_all(whole[:-10])
     with pytest.raises(ConnectionError, match="middle of a frame"):

@@ -10,7 +10,7 @@ from typing import Any, cast
 import pytest
 
 from streams.settings import Settings
-from streams.worker.app import EngineWorker
+from streams.worker.app import StreamWorker
 
 
 @pytest.mark.parametrize("configured", [50, 1500])
@@ -21,7 +21,7 @@ def test_the_workers_consumer_waits_at_most_the_configured_fetch_time(
                         data_dir=tmp_path / "worker")
 
     async def fetch_wait() -> int:
-        worker = EngineWorker(settings)
+        worker = StreamWorker(settings)
         app = worker.app
         # The consumer the worker's consumer thread starts (nothing connects until then).
         consumer = cast(Any, app.consumer)._thread._create_worker_consumer(app.transport)
