@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from streams.errors import EngineError
+from streams.errors import EngageError
 from streams.settings import Settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -33,10 +33,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         GarbageCollectorTime,
         tune_garbage_collector,
     )
-    from streams.worker.app import EngineWorker, FaustWorker
+    from streams.worker.app import FaustWorker, StreamWorker
 
     asyncio.run(ensure_topics(settings))
-    worker = EngineWorker(settings, loglevel=args.loglevel)
+    worker = StreamWorker(settings, loglevel=args.loglevel)
     tune_garbage_collector(settings.gc_young_threshold)
     collections = GarbageCollectorTime()
     GarbageCollectorMetrics(worker.registry, {"faust": collections.snapshot,
@@ -98,7 +98,8 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_recompute(args: argparse.Namespace, settings: Settings) -> int:
     from streams.cli.history import recompute
 
-    report = recompute(settings, args.tenant, args.from_date)
+    report = recompute(settings, args.tenant, args.from_date,
+                       worker_state=not args.no_worker_state)
     print(json.dumps(report))
     return 0
 
@@ -210,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "recompute measures and scores from stored activity (e.g. new coefficients)")
     recompute.add_argument("--tenant", required=True)
     recompute.add_argument("--from", dest="from_date", type=_date, required=True)
+    recompute.add_argument("--no-worker-state", action="store_true",
+                           help="leave the workers' state alone: no worker has ever run against "
+                                "this store (history imported with backfill only)")
     explain = add("explain", cmd_explain, "show how a student's score was computed")
     explain.add_argument("--tenant", required=True)
     explain.add_argument("--student", required=True)
@@ -254,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings()
         handler: Command = args.handler
         return handler(args, settings)
-    except (EngineError, OSError) as exc:
+    except (EngageError, OSError) as exc:
         print(f"engage {args.command}: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
