@@ -77,8 +77,9 @@ class _Gathered:
 
 
 class StreamWorker:
-    """The Faust side of `engage worker`: the app, its consumer and web routes, and the link to
-    the engine process that does the work (see `streams.engine.server`). Each batch is handed
+    """The Faust side of `engage worker`: the app, its consumer and web routes, and the engine
+    process that does the work, reached through its interface (`RemoteEngine`; see
+    `streams.engine.server`). Each batch is handed
     over as raw records and acknowledged to Kafka once the engine has answered for it, which is
     after its rows, changelog records and messages are written: Faust takes the next batch
     meanwhile, so at most one batch is with the engine while the next is being taken."""
