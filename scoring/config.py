@@ -50,6 +50,41 @@ class NotifyConfig(BaseModel):
 DEFAULT_BANDS = (Band(name="low", below=5.0), Band(name="typical", below=15.0), Band(name="high"))
 
 
+class Role(StrEnum):
+    """What a signed-in person may do (see README "Who may see what")."""
+
+    STUDENT = "student"
+    TUTOR = "tutor"
+    ANALYST = "analyst"
+    PRIVACY_OFFICER = "privacy_officer"
+    OPERATOR = "operator"
+
+
+class IdentityConfig(BaseModel):
+    """The tenant's OpenID Connect provider, and which claims say who a person is. The client
+    secret is never in the tenant file: `client_secret_env` names the environment variable (or
+    `client_secret_file` the mounted file) it is read from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    issuer: str = Field(pattern=r"^https?://[^\s]+[^/\s]$")
+    client_id: str = Field(min_length=1)
+    # The `aud` the engine accepts; the client id unless the provider issues another.
+    audience: str | None = None
+    client_secret_env: str | None = None
+    client_secret_file: str | None = None
+    person_claim: str = "sub"
+    student_id_claim: str = "student_id"
+    staff_id_claim: str = "staff_id"
+    roles_claim: str = "roles"
+    # The provider's role values, each to the engine's role; a value not here grants nothing.
+    role_map: dict[str, Role] = Field(default_factory=dict)
+
+    @property
+    def accepted_audience(self) -> str:
+        return self.audience or self.client_id
+
+
 class TenantConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -60,6 +95,7 @@ class TenantConfig(BaseModel):
     rules: RuleThresholds = Field(default_factory=RuleThresholds)
     gateway_token: SecretStr | None = None
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    identity: IdentityConfig | None = None
 
     @field_validator("timezone")
     @classmethod
