@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 TOOLS := $(VENV)/.tools
 
-.PHONY: setup tools demo test lint unit integration kafka-up kafka-down bench soak clean
+.PHONY: setup tools demo test lint unit integration kafka-up kafka-down idp-up idp-down bench soak clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ kafka-up:
 
 kafka-down:
 	$(PYTHON) kafka/localkafka.py down
+
+# A local OpenID Connect provider (each first path segment an issuer), as the tests start one.
+idp-up:
+	$(PYTHON) identity/localidp.py up
+
+idp-down:
+	$(PYTHON) identity/localidp.py down
 
 demo: $(INSTALLED)
 	$(BIN)/python scripts/demo.py
@@ -54,4 +61,5 @@ soak: $(INSTALLED)
 
 clean:
 	-$(PYTHON) kafka/localkafka.py down
+	-$(PYTHON) identity/localidp.py down
 	rm -rf .local
