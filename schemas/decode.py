@@ -24,6 +24,9 @@ class DeadLetterReason(StrEnum):
     FUTURE_TIMESTAMP = "future_timestamp"
     UNKNOWN_TENANT = "unknown_tenant"
     PROCESSING_FAILED = "processing_failed"
+    # A review decision naming an alert its tenant does not have, or another student's.
+    ALERT_NOT_FOUND = "alert_not_found"
+    ALERT_STUDENT_MISMATCH = "alert_student_mismatch"
     # Answered by the HTTP gateway only; such events never reach Kafka.
     UNAUTHORIZED = "unauthorized"
 

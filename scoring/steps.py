@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Protocol, TypeVar
 
+from schemas.decode import DeadLetterReason
 from scoring.alerts import ENGAGEMENT_RULES, exempt, forget_rules, resolve
 from scoring.config import TenantConfig
 from scoring.consent import ConsentTransition, allows, apply_change
@@ -102,9 +104,30 @@ class Decision:
     decided_at: datetime
 
 
-def in_decision_order(decisions: Iterable[Decision]) -> list[Decision]:
+class Made(Protocol):
+    @property
+    def decided_at(self) -> datetime: ...
+
+
+MadeT = TypeVar("MadeT", bound=Made)
+
+
+def in_decision_order(decisions: Iterable[MadeT]) -> list[MadeT]:
     """Decisions as they were made, whatever order they arrived in."""
     return sorted(decisions, key=lambda d: d.decided_at)
+
+
+def decision_refusal(alert_of: tuple[str, str] | None, decision_of: tuple[str, str]
+                     ) -> tuple[DeadLetterReason, str] | None:
+    """Why a decision may not move an alert, or None when it may: the alert must be of the
+    decision's tenant and student (`(tenant, student_id)` each). An alert of another tenant is
+    answered as not found, so that no tenant can learn another's alert ids."""
+    if alert_of is None or alert_of[0] != decision_of[0]:
+        return DeadLetterReason.ALERT_NOT_FOUND, "no such alert for this tenant"
+    if alert_of[1] != decision_of[1]:
+        return (DeadLetterReason.ALERT_STUDENT_MISMATCH,
+                "the alert is about another student than the decision")
+    return None
 
 
 def decision_moves_alert(status: str, updated_at: datetime, decided_at: datetime) -> bool:

@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from schemas.decode import DeadLetterReason, Rejection
-from schemas.events import Event
+from schemas.events import Event, ReviewDecision
 from schemas.records import ReviewAlert, ScoreUpdate
 from schemas.topics import CONSENT, REVIEW_ALERTS, ROSTER, SCORES
 from scoring import steps
@@ -102,7 +102,20 @@ class _StudentWork:
     touched: set[date] = field(default_factory=set)
     rescore: bool = False
     withdrawn: bool = False
-    decisions: list[steps.Decision] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    """A tutor's decision on an alert, taken once the alert is looked up (see `_decide`)."""
+
+    item: _StudentWork
+    event: ReviewDecision
+    record: RawRecord
+    day: date
+
+    @property
+    def decided_at(self) -> datetime:
+        return self.event.occurred_at
 
 
 @dataclass
@@ -112,6 +125,12 @@ class _Batch:
     counts: Counts = field(default_factory=Counts)
     messages: list[OutboundMessage] = field(default_factory=list)
     report: BatchReport = field(default_factory=BatchReport)
+
+
+def _decision_row(event: ReviewDecision) -> ReviewDecisionsRow:
+    return ReviewDecisionsRow(
+        event.tenant, event.student_id, event.event_id, event.alert_id or "", event.decision,
+        event.tutor_id, event.note or "", event.exempt_until, event.occurred_at)
 
 
 class LocalEngine:
@@ -280,14 +299,22 @@ class LocalEngine:
         # time, and a batch mixes topics in whatever order the partitions were fetched.
         ordered = sorted(records, key=lambda r: r.topic not in SETUP_TOPICS)
         accepted = Counts()
+        decisions: list[_Decision] = []
         for record in ordered:
             event = intake.decode(record, self.tenants, now, self.max_future)
             if isinstance(event, Rejection):
                 intake.dead_letter(record, event, now, self.sink, batch.counts, batch.messages)
                 continue
-            accepted.add(Counted.CONSUMED, record.topic, event.type)
             item = self._work_for(work, event, record.partition)
+            if isinstance(event, ReviewDecision) and event.alert_id:
+                at_ms = to_ms(event.occurred_at)
+                self.progress.observe(record.topic, record.partition, record.offset, at_ms,
+                                      now_ms)
+                decisions.append(_Decision(item, event, record, item.calendar.day_of(at_ms)))
+                continue
+            accepted.add(Counted.CONSUMED, record.topic, event.type)
             self._take_event(item, event, record, now, now_ms, batch)
+        await self._decide(decisions, now, accepted, batch)
         if accepted.total(Counted.CONSUMED):
             self.last_event_wall_ms = now_ms
         batch.report.flushes.append(await self.sink.flush())
@@ -295,7 +322,6 @@ class LocalEngine:
         for item in work.values():
             if item.withdrawn:
                 await self._withdraw(item, now)
-        await self._move_alerts_on([d for item in work.values() for d in item.decisions])
         todays = self._current_days()
         await self._score_all(work, now_ms, todays, batch)
         await self._carry_scores_forward(work, todays, batch)
@@ -359,15 +385,9 @@ class LocalEngine:
             if steps.take_consent(state, item.config, event.granted, event.occurred_at):
                 item.withdrawn = True
                 item.activities.clear()
-        elif event.type == "review.decision":
-            sink.add(ReviewDecisionsRow(
-                event.tenant, event.student_id, event.event_id, event.alert_id or "",
-                event.decision, event.tutor_id, event.note or "", event.exempt_until,
-                event.occurred_at))
-            if steps.take_decision(state, event.decision, event.alert_id, event.exempt_until,
-                                   day) and event.alert_id:
-                item.decisions.append(
-                    steps.Decision(event.alert_id, str(event.decision), event.occurred_at))
+        elif event.type == "review.decision":  # one naming no alert: an exemption
+            sink.add(_decision_row(event))
+            steps.take_decision(state, event.decision, None, event.exempt_until, day)
 
     # -- scoring ------------------------------------------------------------------------------
     async def _score_all(self, work: dict[str, _StudentWork], now_ms: int,
@@ -559,23 +579,36 @@ class LocalEngine:
                                                   message.model_dump_json().encode()))
             batch.counts.add(Counted.ALERT_RAISED, alert.hit.rule)
 
-    async def _move_alerts_on(self, decisions: list[steps.Decision]) -> None:
-        """Record each alert's latest decision as its status in the review queue."""
+    async def _decide(self, decisions: list[_Decision], now: datetime, accepted: Counts,
+                      batch: _Batch) -> None:
+        """Take each decision on an alert, in the order they were made: on the student's state,
+        as a record of the intervention, and as the alert's status in the review queue. A
+        decision moves only an alert of its own tenant and student; any other is dead-lettered
+        (an alert of another tenant as not found: alert ids are not to be probed), and neither
+        the state nor the queue changes."""
         if not decisions:
             return
-        alerts = await self.stored.alerts([d.alert_id for d in decisions])
-        for decision in steps.in_decision_order(decisions):
-            row = alerts.get(decision.alert_id)
-            if row is None:
-                log.warning("decision for unknown alert %s kept as a record only",
-                            decision.alert_id)
+        alerts = await self.stored.alerts([d.event.alert_id or "" for d in decisions])
+        for pending in steps.in_decision_order(decisions):
+            event, alert_id = pending.event, pending.event.alert_id or ""
+            row = alerts.get(alert_id)
+            refusal = steps.decision_refusal(
+                None if row is None else (row.tenant, row.student_id),
+                (event.tenant, event.student_id))
+            if refusal is not None:
+                intake.dead_letter(pending.record, Rejection(*refusal), now, self.sink,
+                                   batch.counts, batch.messages)
                 continue
-            if not steps.decision_moves_alert(row.status, row.updated_at, decision.decided_at):
-                continue
-            row = row._replace(status=decision.decision, updated_at=decision.decided_at,
-                               version=self.sink.versions.next())
-            alerts[decision.alert_id] = row
-            self.sink.add(row)
+            assert row is not None
+            accepted.add(Counted.CONSUMED, pending.record.topic, event.type)
+            self.sink.add(_decision_row(event))
+            steps.take_decision(pending.item.state, event.decision, alert_id,
+                                event.exempt_until, pending.day)
+            if steps.decision_moves_alert(row.status, row.updated_at, pending.decided_at):
+                row = row._replace(status=str(event.decision), updated_at=pending.decided_at,
+                                   version=self.sink.versions.next())
+                alerts[alert_id] = row
+                self.sink.add(row)
 
     # -- withdrawal ---------------------------------------------------------------------------
     async def _withdraw(self, item: _StudentWork, now: datetime) -> None:

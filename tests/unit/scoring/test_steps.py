@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from schemas.decode import DeadLetterReason
 from scoring import steps
 from scoring.alerts import AlertBook
 from scoring.config import TenantsFile
@@ -153,3 +154,15 @@ def test_a_rescore_uses_the_coefficients_configured_now_and_moves_the_averages()
     assert state.daily_scores[day] == 10.0 * 0.446
     assert [s.day for s in scores] == [day + timedelta(days=k) for k in range(3)]
     assert {round(s.score_7d, 9) for s in scores} == {round(10.0 * 0.446 / 7, 9)}
+
+
+def test_a_decision_may_move_only_its_own_students_alert() -> None:
+    mine = ("uni-test", "s1")
+    assert steps.decision_refusal(mine, mine) is None
+    assert steps.decision_refusal(("uni-test", "s2"), mine) == (
+        DeadLetterReason.ALERT_STUDENT_MISMATCH,
+        "the alert is about another student than the decision")
+    # Another tenant's alert and no alert at all are answered alike.
+    assert steps.decision_refusal(("uni-b", "s1"), mine) == steps.decision_refusal(None, mine)
+    assert steps.decision_refusal(None, mine) == (DeadLetterReason.ALERT_NOT_FOUND,
+                                                  "no such alert for this tenant")

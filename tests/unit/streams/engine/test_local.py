@@ -4,6 +4,7 @@ leaves behind (nothing counted, nothing sent, state as it was)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import pickle
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,7 @@ import pytest
 from schemas.topics import DEADLETTER, SCORES
 from scoring.config import TenantsFile
 from scoring.student import StudentState
+from sinks.rows import ReviewQueueRow
 from streams.engine.contract import BatchReport, Counted, Kept, RawRecord
 from streams.engine.local import LocalEngine
 from streams.engine.students import ChangelogStates, MemoryStates, StateStore
@@ -158,3 +160,36 @@ def test_a_restart_restores_event_time_and_the_days_judged_and_carried() -> None
     state = second.states.get("uni-test:s1")
     assert state is not None
     assert state.to_dict() == first.states.get("uni-test:s1").to_dict()  # type: ignore[union-attr]
+
+
+def test_a_decision_moves_only_an_alert_of_its_own_tenant_and_student() -> None:
+    local, sink, sent = engine()
+    day = (NOW - timedelta(days=2)).date()
+    for alert_id, tenant, student in (("a1", "uni-test", "s1"), ("a2", "uni-test", "s2"),
+                                      ("b1", "optin-test", "k1")):
+        sink.add(ReviewQueueRow(alert_id, tenant, student, "t1", "inactivity", day, "{}",
+                                "pending_review", NOW - timedelta(days=1),
+                                NOW - timedelta(days=1), sink.versions.next()))
+    asyncio.run(sink.flush())
+
+    def decision(alert_id: str, minutes: int) -> dict[str, object]:
+        return event("review.decision", "s1", NOW - timedelta(minutes=minutes),
+                     alert_id=alert_id, decision="dismissed", tutor_id="t1")
+
+    report = asyncio.run(local.batch(records(
+        decision("a2", 30), decision("b1", 20), decision("no-such-alert", 10),
+        decision("a1", 5))))
+
+    queue = {row.alert_id: row.status for row in sink.rows("review_queue")}  # type: ignore[union-attr]
+    assert queue == {"a1": "dismissed", "a2": "pending_review", "b1": "pending_review"}
+    assert [row.alert_id for row in sink.rows("review_decisions")] == ["a1"]  # type: ignore[union-attr]
+    assert report.counts.of(Counted.DEAD_LETTERED) == {("alert_student_mismatch",): 1,
+                                                       ("alert_not_found",): 2}
+    assert report.counts.of(Counted.CONSUMED) == {("engage.review.decisions",
+                                                   "review.decision"): 1}
+    letters = [json.loads(m.value) for m in sent.messages if m.topic == DEADLETTER]
+    assert sorted(letter["reason"] for letter in letters) == [
+        "alert_not_found", "alert_not_found", "alert_student_mismatch"]
+    # Another tenant's alert is answered as one that does not exist.
+    assert {letter["detail"] for letter in letters if letter["reason"] == "alert_not_found"} == {
+        "no such alert for this tenant"}
