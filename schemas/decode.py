@@ -29,6 +29,7 @@ class DeadLetterReason(StrEnum):
     ALERT_STUDENT_MISMATCH = "alert_student_mismatch"
     # Answered by the HTTP gateway only; such events never reach Kafka.
     UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"  # a gateway token sending an event type it does not name
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from schemas.topics import TOPIC_FOR_TYPE
 from scoring.consent import ConsentMode
 from scoring.rules import RuleThresholds
 
@@ -85,6 +86,40 @@ class IdentityConfig(BaseModel):
         return self.audience or self.client_id
 
 
+class GatewayToken(BaseModel):
+    """One system's token for the HTTP gateway, and the event types it may send. The value is
+    never in the tenant file: `env` names the environment variable (or `file` the mounted file)
+    it is read from. Several tokens may name the same types, for rotation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    env: str | None = None
+    file: str | None = None
+    types: tuple[str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> GatewayToken:
+        if (self.env is None) == (self.file is None):
+            raise ValueError(f"gateway token {self.name!r}: give exactly one of env and file")
+        unknown = sorted(set(self.types) - set(TOPIC_FOR_TYPE))
+        if unknown:
+            raise ValueError(f"gateway token {self.name!r}: unknown event types {unknown}")
+        return self
+
+
+class GatewayConfig(BaseModel):
+    """Who may write through the HTTP gateway. Without tokens it refuses every write, unless
+    `open` says that anyone who can reach it may send anything (a demo on one machine; never a
+    real tenant: an open gateway takes consent withdrawals, roster rows and decisions from
+    anyone)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    open: bool = False
+    tokens: tuple[GatewayToken, ...] = ()
+
+
 class TenantConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -93,7 +128,7 @@ class TenantConfig(BaseModel):
     coefficient_sets: tuple[CoefficientSet, ...] = ()
     bands: tuple[Band, ...] = DEFAULT_BANDS
     rules: RuleThresholds = Field(default_factory=RuleThresholds)
-    gateway_token: SecretStr | None = None
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     identity: IdentityConfig | None = None
 

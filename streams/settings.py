@@ -4,6 +4,8 @@ notifier's mail server."""
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -109,6 +111,17 @@ class Settings(BaseSettings):
     def tenants(self) -> dict[str, TenantConfig]:
         return load_tenants(self.tenant_config)
 
+    @cached_property
+    def gateway_tokens(self) -> dict[str, list[GatewayKey]]:
+        """Per tenant, its gateway tokens with their values, read from the environment or the
+        mounted files the tenant file names."""
+        return {name: [GatewayKey(token.name, read_secret(token.env, token.file,
+                                                          f"gateway token {token.name!r} of "
+                                                          f"tenant {name!r}"),
+                                  frozenset(token.types))
+                       for token in config.gateway.tokens]
+                for name, config in self.tenants.items()}
+
     def kafka_client_options(self) -> dict[str, Any]:
         """Keyword arguments shared by every aiokafka client the engine creates."""
         options: dict[str, Any] = {
@@ -127,6 +140,30 @@ class Settings(BaseSettings):
                 cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
             )
         return options
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayKey:
+    name: str
+    value: SecretStr
+    types: frozenset[str]
+
+
+def read_secret(env: str | None, file: str | None, what: str) -> SecretStr:
+    """A secret from the environment variable `env` or the file `file` (a mounted Secret)."""
+    if env is not None:
+        value = os.environ.get(env)
+        if not value:
+            raise ConfigurationError(f"{what}: the environment variable {env} is not set")
+        return SecretStr(value)
+    assert file is not None
+    try:
+        value = Path(file).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigurationError(f"{what}: cannot read {file}: {exc.strerror}") from exc
+    if not value:
+        raise ConfigurationError(f"{what}: {file} is empty")
+    return SecretStr(value)
 
 
 class SmtpSettings(BaseSettings):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -12,11 +13,13 @@ import yaml
 from tests.support.broker import Broker, start_broker
 from tests.support.worker import EngineEnv, WorkerProcess
 
-TEST_TENANTS = {
+TEST_TENANTS: dict[str, Any] = {
     "tenants": {
         "uni-test": {
             "timezone": "Europe/London",
             "consent_mode": "notice",
+            # A test tenant on one machine: its gateway takes writes from anyone.
+            "gateway": {"open": True},
             "coefficient_sets": [
                 {"valid_from": "2025-08-01",
                  "colleges": {"CLES": {"ele_minutes": 0.446, "app_choices": 0.068,

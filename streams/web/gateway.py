@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -22,7 +22,7 @@ from schemas.events import Event
 from schemas.topics import TOPIC_FOR_TYPE
 from schemas.xapi import IgnoredStatement, map_statement
 from scoring.timebase import from_ms
-from streams.settings import Settings
+from streams.settings import GatewayKey, Settings
 
 Result = dict[str, Any]
 # Send one record (topic, key, value); the awaitable it returns completes once the broker has it.
@@ -31,11 +31,13 @@ Send = Callable[[str, bytes, bytes], Awaitable[Awaitable[Any]]]
 
 @dataclass(frozen=True, slots=True)
 class Door:
-    """What the gateways need of the worker: its settings, a way to produce, and the clock."""
+    """What the gateways need of the worker: its settings, a way to produce, the clock, and
+    the tenants' gateway tokens."""
 
     settings: Settings
     send: Send
     wall_clock_ms: Callable[[], int]
+    keys: Mapping[str, list[GatewayKey]]  # per tenant, its tokens (see `Settings.gateway_tokens`)
 
     @property
     def max_future(self) -> timedelta:
@@ -122,13 +124,38 @@ def _bearer(request: Request) -> str | None:
     return header[7:].strip() if header.lower().startswith("bearer ") else None
 
 
-def _authorised(door: Door, tenant: str, token: str | None) -> bool:
+# One answer for an unknown tenant, a missing token and a wrong one: tenant names cannot be
+# learnt from the gateway.
+NOT_AUTHORISED = "missing or wrong bearer token for this tenant"
+
+
+def _key_for(door: Door, tenant: str, token: str | None) -> GatewayKey | None:
+    """The tenant's gateway token `token` is, or None (also for a tenant not configured)."""
+    if token is None:
+        return None
+    found = None
+    for key in door.keys.get(tenant, ()):
+        # Every key is compared, so the time taken does not tell which one matched.
+        if hmac.compare_digest(token.encode(), key.value.get_secret_value().encode()):
+            found = key
+    return found
+
+
+def _refusal(door: Door, tenant: str, token: str | None, event_type: str | None
+             ) -> Rejection | None:
+    """Why this token may not write this event type for this tenant, or None when it may:
+    an open tenant takes anything; otherwise the token must be one of the tenant's and name
+    the type (`None`: any it names, as for a whole xAPI request before its statements map)."""
     config = door.settings.tenants.get(tenant)
-    if config is None or config.gateway_token is None:
-        return True
-    return token is not None and hmac.compare_digest(
-        token.encode(), config.gateway_token.get_secret_value().encode()
-    )
+    if config is not None and config.gateway.open:
+        return None
+    key = None if config is None else _key_for(door, tenant, token)
+    if key is None:
+        return Rejection(DeadLetterReason.UNAUTHORIZED, NOT_AUTHORISED)
+    if event_type is not None and event_type not in key.types:
+        return Rejection(DeadLetterReason.FORBIDDEN,
+                         f"the token {key.name!r} may not send {event_type}")
+    return None
 
 
 async def _produce(door: Door, items: list[tuple[Event, bytes]]) -> None:
@@ -141,13 +168,7 @@ def _check(door: Door, parsed: Event | Rejection, token: str | None
            ) -> Event | Rejection:
     if isinstance(parsed, Rejection):
         return parsed
-    if parsed.tenant not in door.settings.tenants:
-        return Rejection(DeadLetterReason.UNKNOWN_TENANT,
-                         f"tenant {parsed.tenant!r} is not configured")
-    if not _authorised(door, parsed.tenant, token):
-        return Rejection(DeadLetterReason.UNAUTHORIZED,
-                         "missing or wrong bearer token for this tenant")
-    return parsed
+    return _refusal(door, parsed.tenant, token, parsed.type) or parsed
 
 
 Outcome = Event | Rejection | IgnoredStatement
@@ -231,10 +252,11 @@ def _from_statement(item: Any, tenant: str, now: datetime, max_future: timedelta
 
 async def handle_xapi(door: Door, request: Request) -> tuple[int, Result]:
     tenant = request.query.get("tenant") or request.headers.get("X-Engage-Tenant")
-    if not tenant or tenant not in door.settings.tenants:
-        return 400, {"error": "name a configured tenant with ?tenant= or X-Engage-Tenant"}
-    if not _authorised(door, tenant, _bearer(request)):
-        return 401, {"error": "missing or wrong bearer token for this tenant"}
+    if not tenant:
+        return 400, {"error": "name the tenant with ?tenant= or X-Engage-Tenant"}
+    token = _bearer(request)
+    if _refusal(door, tenant, token, None) is not None:
+        return 401, {"error": NOT_AUTHORISED}
     items = await _body_items(door, request, "an xAPI statement or an array of statements")
     if isinstance(items, tuple):
         return items
@@ -242,6 +264,8 @@ async def handle_xapi(door: Door, request: Request) -> tuple[int, Result]:
     outcomes: list[tuple[Outcome, bytes]] = []
     for item in items:
         outcome = _from_statement(item, tenant, now, door.max_future)
+        if not isinstance(outcome, IgnoredStatement | Rejection):
+            outcome = _refusal(door, tenant, token, outcome.type) or outcome
         value = outcome.model_dump_json().encode() if not isinstance(
             outcome, IgnoredStatement | Rejection) else b""
         outcomes.append((outcome, value))

@@ -156,7 +156,9 @@ class StreamWorker:
         self.app.timer(5.0)(self._measure_lag)
         register_routes(
             self.app, health=self, registry=self.registry, metrics=self.metrics,
-            door=Door(settings, self._send, self.wall_clock_ms), engine=self.engine)
+            door=Door(settings, self._send, self.wall_clock_ms,
+                      # Read now: a token whose value cannot be read stops the start.
+                      settings.gateway_tokens), engine=self.engine)
 
     @property
     def in_batch(self) -> bool:

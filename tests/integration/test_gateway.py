@@ -43,10 +43,21 @@ def post_chunked(worker: WorkerProcess, path: str, pieces: Iterable[bytes]
 @pytest.fixture
 def secured_env(engine_env: EngineEnv, tmp_path: Path) -> EngineEnv:
     tenants = json.loads(json.dumps(TEST_TENANTS))
-    tenants["tenants"]["optin-test"]["gateway_token"] = "s3cret-token"
+    tenants["tenants"]["closed-test"] = {"timezone": "Europe/London"}
+    (tmp_path / "app-token").write_text("s3cret-token\n")
+    tenants["tenants"]["optin-test"]["gateway"] = {"tokens": [
+        # Rotation: the old token and the new one both work until the old one goes.
+        {"name": "campus-app", "file": str(tmp_path / "app-token"),
+         "types": ["app.menu_choice"]},
+        {"name": "campus-app-next", "env": "ENGAGE_TEST_APP_TOKEN", "types": ["app.menu_choice"]},
+        {"name": "student-records", "env": "ENGAGE_TEST_SIS_TOKEN",
+         "types": ["roster.student", "consent.changed"]},
+    ]}
     path = tmp_path / "secured.yaml"
     path.write_text(yaml.safe_dump(tenants))
     engine_env.tenant_config = path
+    engine_env.extra["ENGAGE_TEST_APP_TOKEN"] = "next-app-token"
+    engine_env.extra["ENGAGE_TEST_SIS_TOKEN"] = "records-token"
     engine_env.extra["ENGAGE_GATEWAY_MAX_BYTES"] = "4096"
     return engine_env
 
@@ -72,7 +83,8 @@ def test_events_endpoint_answers_per_event_and_produces_the_valid_ones(
             "accepted", "rejected", "rejected", "rejected", "accepted"]
         assert body["results"][1]["reason"] == "schema_violation"
         assert "event_id" in body["results"][1]["detail"]
-        assert body["results"][2]["reason"] == "unknown_tenant"
+        # An unknown tenant is answered as a wrong token is: tenant names cannot be learnt.
+        assert body["results"][2] == {**body["results"][3], "index": 2}
         assert body["results"][3]["reason"] == "unauthorized"
 
         lines = "\n".join(json.dumps(e) for e in [
@@ -81,6 +93,25 @@ def test_events_endpoint_answers_per_event_and_produces_the_valid_ones(
                                    {"Authorization": "Bearer s3cret-token"})
         assert status == 200
         assert body["accepted"] == 1
+
+        # Each token sends only the event types it names; the next one works as well.
+        mixed = [event("app.menu_choice", "s9", now, tenant="optin-test", menu_item="map"),
+                 event("consent.changed", "s9", now, tenant="optin-test", granted=False)]
+        status, body = worker.post("/v1/events", json.dumps(mixed).encode(),
+                                   {"Authorization": "Bearer next-app-token"})
+        assert status == 200
+        assert [r["status"] for r in body["results"]] == ["accepted", "rejected"]
+        assert body["results"][1]["reason"] == "forbidden"
+        assert "may not send consent.changed" in body["results"][1]["detail"]
+        status, body = worker.post("/v1/events", json.dumps(mixed[1:]).encode(),
+                                   {"Authorization": "Bearer records-token"})
+        assert body["accepted"] == 1
+        # A tenant without tokens that is not open refuses every write, whoever sends it.
+        closed = event("vle.click", "k1", now, tenant="closed-test", module="BIO1001")
+        status, body = worker.post("/v1/events", json.dumps([closed]).encode(),
+                                   {"Authorization": "Bearer s3cret-token"})
+        assert status == 401
+        assert body["results"][0]["reason"] == "unauthorized"
 
         status, body = worker.post("/v1/events", b"x" * 5000)
         assert status == 413
