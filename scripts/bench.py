@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from scoring.days import last_completed_day  # noqa: E402
 from scoring.timebase import LocalCalendar, to_ms  # noqa: E402
+from streams.access import read_local_token  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from synthetic import ground_truth, iter_events, plan_institution, write_jsonl  # noqa: E402
 
@@ -319,13 +320,16 @@ def calibration_loop_s() -> float:
     return round(statistics.median(loop() for _ in range(5)), 3)
 
 
-def alert_quality(port: int) -> dict[str, float | None]:
+def alert_quality(port: int, data_dir: Path) -> dict[str, float | None]:
     """Engagement alerts against the generator's ground truth, read through the worker
     before live traffic dated today moves event time weeks past the synthetic term."""
     plan = plan_institution(STUDENTS, DAYS, seed=7)
     truth = {t.student_id: t.disengage_day for t in ground_truth(plan)}
     url = f"http://127.0.0.1:{port}/v1/query/review-list?tenant={plan.tenant}"
-    with urllib.request.urlopen(url, timeout=60) as response:
+    # As the command line on the worker's machine asks (see streams.access).
+    request = urllib.request.Request(
+        url, headers={"Authorization": f"Local {read_local_token(data_dir)}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
         alerts = json.loads(response.read())
     alerted: dict[str, date] = {}
     for alert in alerts:
@@ -450,7 +454,7 @@ def main() -> None:
         replay_done = time.perf_counter()
         wait_for(lambda: judged_through(web_port) >= rules_reach(newest), "the rules", worker)
         result["rules_caught_up_s"] = round(time.perf_counter() - replay_done, 1)
-        result.update(alert_quality(web_port))
+        result.update(alert_quality(web_port, work / f"worker-{REPEATS}"))
 
         written = metric(web_port, "engage_event_to_sink_seconds_count")
         warm_up = asyncio.run(paced_clicks(bootstrap, LATENCY_EPS, WARM_UP_SECONDS))

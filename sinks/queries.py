@@ -81,11 +81,19 @@ def consent_history(client: Client, tenant: str, student_id: str) -> list[dict[s
     ))
 
 
-def table_counts(client: Client, tables: Iterable[str]) -> dict[str, int]:
-    return {
-        table: int(client.query(f"SELECT count() FROM {table} FINAL").result_rows[0][0])
-        for table in tables
-    }
+def table_counts(client: Client, tables: Iterable[str], tenant: str | None = None
+                 ) -> dict[str, int]:
+    """Rows per table; of one tenant's only when `tenant` is given (a dead letter by its key)."""
+    counts = {}
+    for table in tables:
+        where = ""
+        if tenant is not None:
+            where = (" WHERE startsWith(ifNull(key, ''), {prefix:String})"
+                     if table == "dead_letters" else " WHERE tenant = {tenant:String}")
+        counts[table] = int(client.query(
+            f"SELECT count() FROM {table} FINAL{where}",
+            parameters={"tenant": tenant or "", "prefix": f"{tenant}:"}).result_rows[0][0])
+    return counts
 
 
 def students_with_activity(client: Client, tenant: str, since: datetime
@@ -189,7 +197,9 @@ def review_list(client: Client, tenant: str, tutor_id: str | None, status: str |
                 ) -> list[dict[str, Any]]:
     conditions = ["tenant = {tenant:String}"]
     if tutor_id:
-        conditions.append("tutor_id = {tutor:String}")
+        # The tutor's tutees as the roster has them now, whoever was their tutor when raised.
+        conditions.append("student_id IN (SELECT student_id FROM students FINAL "
+                          "WHERE tenant = {tenant:String} AND tutor_id = {tutor:String})")
     if status:
         conditions.append("status = {status:String}")
     return rows_as_dicts(client.query(

@@ -13,6 +13,11 @@ class QueryRefused(EngageError, ValueError):
     """A read query that cannot be answered as asked (the web routes answer 400)."""
 
 
+class QueryForbidden(EngageError):
+    """A read the asking identity may not make; answered alike whether or not what it names
+    exists (the web routes answer 403)."""
+
+
 class EngineProcessGone(EngageError):
     """The worker's engine process exited while the worker still needed it."""
 

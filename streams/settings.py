@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     notify_web_port: int = 6067
     data_dir: Path = Field(default_factory=lambda: (LOCAL_DIR / "worker").resolve())
     worker_id: str = "engage-worker"
+    # The command line's sign-in, for reads a worker answers: a bearer token from the tenant's
+    # provider (without one, the worker's local token; see `streams.access`).
+    token: SecretStr | None = None
 
     lateness_seconds: int = Field(default=600, ge=0)
     max_future_hours: float = Field(default=24.0, gt=0)

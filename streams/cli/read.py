@@ -10,6 +10,7 @@ from typing import Any
 
 from sinks.clickhouse import connect
 from sinks.errors import ClickHouseFolderLocked
+from streams.access import read_local_token
 from streams.errors import EngageError, QueryRefused
 from streams.settings import Settings
 from streams.views import named as readers
@@ -37,11 +38,26 @@ def read_query(settings: Settings, name: str, params: dict[str, str]) -> Any:
         client.close()
 
 
+def _credentials(settings: Settings) -> str:
+    """A person's bearer token from ENGAGE_TOKEN, or else the worker's local token (the
+    command line on the worker's machine, as the worker's user: see `streams.access`)."""
+    if settings.token is not None:
+        return f"Bearer {settings.token.get_secret_value()}"
+    local = read_local_token(settings.data_dir)
+    if local is None:
+        raise EngageError(
+            f"the worker holds the ClickHouse folder and answers reads only to a signed-in "
+            f"person: set ENGAGE_TOKEN to a token from your institution's sign-in, or run as "
+            f"the worker's user (its token in {settings.data_dir} cannot be read)")
+    return f"Local {local}"
+
+
 def ask_worker(settings: Settings, name: str, params: dict[str, str], locked: Exception) -> Any:
     query = urllib.parse.urlencode(params)
     url = f"http://{settings.web_host}:{settings.web_port}/v1/query/{name}?{query}"
+    request = urllib.request.Request(url, headers={"Authorization": _credentials(settings)})
     try:
-        with urllib.request.urlopen(url, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         detail = json.loads(exc.read() or b"{}").get("error", exc.reason)

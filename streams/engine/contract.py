@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 from sinks.reports import FlushReport
+from streams.access import Identity
 from streams.tuning.collector import CollectorTimes
 
 TopicPartition = tuple[str, int]
@@ -168,9 +169,10 @@ class Engine(Protocol):
         """Recovery is done: keep only these partitions' students; returns how many are held."""
         ...
 
-    async def query(self, name: str, params: dict[str, Any]) -> Any:
-        """Answer a named read query (see `streams.views.named`); a query asked in a way that
-        cannot be answered raises `streams.errors.QueryRefused`."""
+    async def query(self, name: str, params: dict[str, Any], identity: Identity) -> Any:
+        """Answer a named read query (see `streams.views.named`) as `identity` may ask it
+        (`streams.views.scope`): one it may not raises `streams.errors.QueryForbidden`, one
+        that cannot be answered `streams.errors.QueryRefused`."""
         ...
 
 

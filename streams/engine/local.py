@@ -54,6 +54,7 @@ from sinks.rows import (
     measures_rows,
     scores_rows,
 )
+from streams.access import Identity
 from streams.engine import intake
 from streams.engine.contract import (
     ALL_READ,
@@ -85,11 +86,11 @@ SAVE_SLICE_STUDENTS = 5000
 
 
 class Views(Protocol):
-    async def answer(self, name: str, params: dict[str, Any]) -> Any: ...
+    async def answer(self, name: str, params: dict[str, Any], identity: Identity) -> Any: ...
 
 
 class NoViews:
-    async def answer(self, name: str, params: dict[str, Any]) -> Any:
+    async def answer(self, name: str, params: dict[str, Any], identity: Identity) -> Any:
         raise QueryRefused("this engine answers no read queries")
 
 
@@ -216,8 +217,8 @@ class LocalEngine:
         async with self.lock:
             return self.states.keep_partitions(partitions)
 
-    async def query(self, name: str, params: dict[str, Any]) -> Any:
-        return await self.views.answer(name, params)
+    async def query(self, name: str, params: dict[str, Any], identity: Identity) -> Any:
+        return await self.views.answer(name, params, identity)
 
     # -- batches ------------------------------------------------------------------------------
     async def process(self, records: Sequence[RawRecord], view: ConsumerView = ALL_READ

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from streams.access import Identity
 from streams.engine.contract import (
     ALL_READ,
     BatchReport,
@@ -22,6 +23,7 @@ from streams.engine.contract import (
     SinkErrorNotice,
 )
 from streams.engine.wire import (
+    FORBIDDEN,
     REFUSED,
     UNASKED,
     Answered,
@@ -38,7 +40,7 @@ from streams.engine.wire import (
     encode,
     read_frame,
 )
-from streams.errors import EngineProcessGone, QueryRefused
+from streams.errors import EngineProcessGone, QueryForbidden, QueryRefused
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +140,14 @@ class RemoteEngine:
         kept: int = await self.call(KeepRequest(partitions))
         return kept
 
-    async def query(self, name: str, params: dict[str, Any]) -> Any:
+    async def query(self, name: str, params: dict[str, Any], identity: Identity) -> Any:
         try:
-            return await self.call(QueryRequest(name, params))
+            return await self.call(QueryRequest(name, params, identity))
         except RemoteFailure as failure:
             if failure.kind == REFUSED:
                 raise QueryRefused(failure.message) from None
+            if failure.kind == FORBIDDEN:
+                raise QueryForbidden(failure.message) from None
             raise
 
     # -- requests ------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from streams.engine.outbound import Outbound
 from streams.engine.sink import open_sink
 from streams.engine.students import ChangelogStates
 from streams.engine.wire import (
+    FORBIDDEN,
     REFUSED,
     UNASKED,
     Answer,
@@ -48,7 +49,7 @@ from streams.engine.wire import (
     encode,
     read_frame,
 )
-from streams.errors import QueryRefused
+from streams.errors import QueryForbidden, QueryRefused
 from streams.settings import Settings
 from streams.tuning.collector import GarbageCollectorTime, tune_garbage_collector
 from streams.tuning.heap import HeapTrimmer, glibc_malloc_trim
@@ -182,6 +183,9 @@ class EngineServer:
         except QueryRefused as exc:
             self._send(frame.request_id, Failed(REFUSED, str(exc), ""))
             return
+        except QueryForbidden as exc:
+            self._send(frame.request_id, Failed(FORBIDDEN, str(exc), ""))
+            return
         except Exception as exc:
             log.exception("request %d (%s) failed", frame.request_id, type(frame.body).__name__)
             self._send(frame.request_id,
@@ -199,8 +203,8 @@ class EngineServer:
                 return await self._tuned(await self.engine.tick(view))
             case KeepRequest(partitions):
                 return await self.engine.keep_partitions(partitions)
-            case QueryRequest(name, params):
-                return await self.engine.query(name, params)
+            case QueryRequest(name, params, identity):
+                return await self.engine.query(name, params, identity)
         raise TypeError(f"not a request the engine answers: {request!r}")
 
     async def _tuned(self, report: BatchReport) -> BatchReport:

@@ -15,6 +15,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from streams.access import Identity
 from streams.engine.contract import ChangelogEntry, ConsumerView, SinkErrorNotice
 
 HEADER = struct.Struct("!I")
@@ -50,6 +51,7 @@ class KeepRequest:
 class QueryRequest:
     name: str
     params: dict[str, Any]
+    identity: Identity
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +81,10 @@ class Failed:
 
 
 Answer = Ready | Answered | Failed | SinkErrorNotice
-# The kind a refused query (`streams.errors.QueryRefused`) fails with.
+# The kinds a refused query (`streams.errors.QueryRefused`) and a forbidden one
+# (`streams.errors.QueryForbidden`) fail with.
 REFUSED = "refused"
+FORBIDDEN = "forbidden"
 # The request id of frames that answer no request (ready, notices, restore).
 UNASKED = 0
 

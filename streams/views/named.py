@@ -17,8 +17,10 @@ from scoring.config import TenantConfig
 from scoring.scores import WINDOW_DAYS, band_for, coefficients_for, score_7d
 from sinks import queries
 from sinks.writer import ClickHouseSink
+from streams.access import Identity
 from streams.errors import QueryRefused
 from streams.settings import Settings
+from streams.views.scope import scoped
 
 
 def jsonable(value: Any) -> Any:
@@ -116,8 +118,8 @@ SUMMARY_TABLES = ("activity", "daily_measures", "daily_scores", "attendance", "s
                   "consent_log", "review_queue", "review_decisions", "dead_letters")
 
 
-def summary(client: Client, settings: Settings) -> dict[str, Any]:
-    return {"rows": queries.table_counts(client, SUMMARY_TABLES)}
+def summary(client: Client, settings: Settings, tenant: str | None = None) -> dict[str, Any]:
+    return {"rows": queries.table_counts(client, SUMMARY_TABLES, tenant)}
 
 
 def export_student(client: Client, settings: Settings, tenant: str, student_id: str
@@ -154,7 +156,7 @@ def _day(params: dict[str, Any]) -> date:
 
 NAMED: dict[str, Callable[[Client, Settings, dict[str, Any]], Any]] = {
     "explain": lambda c, s, p: explain(c, s, _param(p, "tenant"), _param(p, "student"), _day(p)),
-    "summary": lambda c, s, p: summary(c, s),
+    "summary": lambda c, s, p: summary(c, s, p.get("tenant")),
     "review-list": lambda c, s, p: review_list(c, s, _param(p, "tenant"), p.get("tutor"),
                                                p.get("status")),
     "alert": lambda c, s, p: queries.alerts_by_id(c, [_param(p, "alert_id")]),
@@ -178,5 +180,8 @@ class NamedViews:
         self._sink = sink
         self._settings = settings
 
-    async def answer(self, name: str, params: dict[str, Any]) -> Any:
-        return await self._sink.run(lambda client: run_named(name, client, self._settings, params))
+    async def answer(self, name: str, params: dict[str, Any], identity: Identity) -> Any:
+        def read(client: Client) -> Any:
+            return run_named(name, client, self._settings, scoped(name, params, identity, client))
+
+        return await self._sink.run(read)

@@ -11,10 +11,11 @@ alike (401) and never logs the token.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -24,24 +25,15 @@ from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
 from scoring.config import IdentityConfig, Role, TenantConfig
+from streams.access import LOCAL, Identity
+
+log = logging.getLogger(__name__)
 
 # Asymmetric algorithms only: a provider's token is never checked against a shared secret.
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 LEEWAY_SECONDS = 30
 REFETCH_SECONDS = 60.0
 FETCH_TIMEOUT_SECONDS = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    tenant: str
-    person: str
-    roles: frozenset[Role]
-    student_id: str | None = None
-    staff_id: str | None = None
-
-    def has(self, role: Role) -> bool:
-        return role in self.roles
 
 
 class TokenRefused(Exception):
@@ -143,3 +135,30 @@ async def _fetch_keys(issuer: str) -> KeySet:
     except (aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
         raise TokenRefused(f"the issuer's keys could not be fetched ({type(exc).__name__})"
                            ) from None
+
+
+class Authenticator:
+    """Who an `Authorization` header proves the caller is: `Bearer <token>` from a tenant's
+    provider, or `Local <token>` with the token this worker wrote into its data folder (the
+    command line on the same machine, see `streams.access`). Refusals are logged with their
+    reason, never with the token."""
+
+    def __init__(self, verifier: Verifier, local_token: str) -> None:
+        self._verifier = verifier
+        self._local_token = local_token
+
+    async def identify(self, authorization: str | None) -> Identity | None:
+        scheme, _, value = (authorization or "").strip().partition(" ")
+        value = value.strip()
+        if not value:
+            return None
+        if scheme.lower() == "local":
+            return LOCAL if hmac.compare_digest(value.encode(), self._local_token.encode()) \
+                else None
+        if scheme.lower() != "bearer":
+            return None
+        try:
+            return await self._verifier.verify(value)
+        except TokenRefused as refused:
+            log.info("a bearer token was refused: %s", refused.reason)
+            return None

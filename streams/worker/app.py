@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from schemas.topics import INPUT_TOPICS
+from streams.access import write_local_token
 from streams.engine.contract import BatchReport, ConsumerView, RawRecord, SinkErrorNotice
 from streams.engine.remote import RemoteEngine
 from streams.engine.remote import engine_command as engine_command_of_this_program
@@ -23,6 +25,7 @@ from streams.settings import Settings
 from streams.tuning.collector import CollectorTimes
 from streams.tuning.heap import HeapTrimmer, glibc_malloc_trim
 from streams.web.gateway import Door
+from streams.web.identity import Authenticator, Verifier
 from streams.web.routes import register_routes
 from streams.worker.kafka_app import KafkaApp
 from streams.worker.metric_report import ReportedMetrics
@@ -102,6 +105,10 @@ class StreamWorker:
             topic_replication_factor=settings.topic_replication,
             topic_disable_leader=True,
             web_enabled=True,
+            # Faust's own pages of table keys and partition owners: not served (every route
+            # has a policy, see streams.web.policy).
+            web_router_enabled=False,
+            web_tables_enabled=False,
             web_port=settings.web_port,
             web_bind=settings.web_host,
             web_application_options={"client_max_size": settings.gateway_max_bytes + 1024},
@@ -131,6 +138,9 @@ class StreamWorker:
         store = cast(ForwardingStore, self.table.data)
         store.forward = self.engine.restore
         store.keep_only = self.engine.keep_partitions
+        # For the command line on this machine (see `streams.access`); written at start.
+        self._local_token = secrets.token_urlsafe(32)
+        self.app.starting.append(self._write_local_token)
         self.app.starting.append(self.engine.start)
         self.app.stopped.append(self._stop_engine)
         self.app.on_partitions_revoked.connect(cast(Any, self._on_partitions_revoked))
@@ -158,7 +168,8 @@ class StreamWorker:
             self.app, health=self, registry=self.registry, metrics=self.metrics,
             door=Door(settings, self._send, self.wall_clock_ms,
                       # Read now: a token whose value cannot be read stops the start.
-                      settings.gateway_tokens), engine=self.engine)
+                      settings.gateway_tokens), engine=self.engine,
+            who=Authenticator(Verifier(settings.tenants), self._local_token))
 
     @property
     def in_batch(self) -> bool:
@@ -166,6 +177,9 @@ class StreamWorker:
 
     def wall_clock_ms(self) -> int:
         return int(time.time() * 1000)
+
+    async def _write_local_token(self) -> None:
+        write_local_token(self.settings.data_dir, self._local_token)
 
     async def _send(self, topic: str, key: bytes, value: bytes) -> Any:
         """Produce one record for the gateways; the awaitable returned completes once the

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from scoring.config import Role, TenantsFile
-from streams.web.identity import Identity, TokenRefused, Verifier
+from streams.access import Identity
+from streams.web.identity import TokenRefused, Verifier
 from tests.conftest import TEST_TENANTS
 from tests.support.identity import IdentityProvider, start_identity_provider
 

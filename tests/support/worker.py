@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streams.access import read_local_token
 from tests.support.broker import ROOT, free_port
 
 # Rules judge the last days once every partition has been idle for ENGAGE_PARTITION_IDLE_SECONDS
@@ -113,12 +114,20 @@ class WorkerProcess:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.env.web_port}{path}"
 
-    def get(self, path: str) -> tuple[int, bytes]:
+    def get(self, path: str, authorization: str | None = None) -> tuple[int, bytes]:
+        headers = {"Authorization": authorization} if authorization else {}
+        request = urllib.request.Request(self.url(path), headers=headers)
         try:
-            with urllib.request.urlopen(self.url(path), timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
+
+    def local_credentials(self) -> str:
+        """What the command line on this machine sends (see `streams.access`)."""
+        token = read_local_token(self.env.workdir / "worker")
+        assert token is not None, "the worker wrote no local token"
+        return f"Local {token}"
 
     def post(self, path: str, body: bytes, headers: dict[str, str] | None = None
              ) -> tuple[int, Any]:
@@ -133,7 +142,8 @@ class WorkerProcess:
     def query(self, name: str, **params: str) -> Any:
         from urllib.parse import urlencode
 
-        status, body = self.get(f"/v1/query/{name}?{urlencode(params)}")
+        status, body = self.get(f"/v1/query/{name}?{urlencode(params)}",
+                                self.local_credentials())
         assert status == 200, body
         return json.loads(body)
 
