@@ -11,13 +11,20 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _localkafka() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("localkafka", ROOT / "kafka" / "localkafka.py")
+def runner(relative: str) -> ModuleType:
+    """One of the project's standalone runner scripts (the local broker's, the local identity
+    provider's), loaded as a module."""
+    path = ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _localkafka() -> ModuleType:
+    return runner("kafka/localkafka.py")
 
 
 def free_port(pairs: bool = False) -> int:

@@ -7,7 +7,6 @@ signs with that issuer's key.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import urllib.parse
 import urllib.request
@@ -16,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tests.support.broker import ROOT, free_port
+from tests.support.broker import free_port, runner
 
 CLIENT = "engage-{tenant}"
 # Who signs in, per tenant: their claims as the institution's provider would give them.
@@ -41,12 +40,7 @@ ROLE_MAP = {"Student": "student", "Tutor": "tutor", "Analyst": "analyst", "Ops":
 
 
 def _localidp() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("localidp", ROOT / "identity" / "localidp.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return runner("identity/localidp.py")
 
 
 def provider_config() -> dict[str, Any]:
